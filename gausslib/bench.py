@@ -1,0 +1,92 @@
+"""Timing helpers and the ``make bench`` entry point.
+
+``python -m gausslib.bench --out data/results/bench`` runs every module in
+:mod:`gausslib.benchmarks` (each exposes ``run(threads: int) -> list[dict]``), prints a table
+and writes one JSON file per benchmark module.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import importlib
+import json
+import pkgutil
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import torch
+
+
+def _sync(device: torch.device | str | None) -> None:
+    if device is not None and torch.device(device).type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def median_time(fn, *, repeats: int = 7, warmup: int = 2, device=None) -> float:
+    """Return the median wall time of ``fn()`` in seconds over ``repeats`` calls after ``warmup``.
+
+    On CUDA the device is synchronised around each call so the time covers the kernels.
+    """
+    for _ in range(warmup):
+        fn()
+    _sync(device)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        _sync(device)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def machine() -> dict:
+    """Describe the machine a benchmark ran on (recorded next to every result)."""
+    return {
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "torch": torch.__version__,
+        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+    }
+
+
+def _modules(only: list[str] | None):
+    import gausslib.benchmarks as pkg
+
+    for info in pkgutil.iter_modules(pkg.__path__):
+        if only is None or info.name in only:
+            yield info.name, importlib.import_module(f"gausslib.benchmarks.{info.name}")
+
+
+def _print_table(name: str, rows: list[dict]) -> None:
+    if not rows:
+        return
+    keys = list(rows[0])
+    print(f"\n## {name}\n")
+    print("| " + " | ".join(keys) + " |")
+    print("|" + "---|" * len(keys))
+    for r in rows:
+        cells = [f"{v:.4g}" if isinstance(v, float) else str(v) for v in (r.get(k) for k in keys)]
+        print("| " + " | ".join(cells) + " |")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--out", default="data/results/bench", help="folder for the JSON files")
+    parser.add_argument("--only", nargs="*", help="benchmark modules to run (default: all)")
+    parser.add_argument("--quick", action="store_true", help="fewer repeats, smaller sizes")
+    args = parser.parse_args(argv)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, mod in _modules(args.only):
+        rows = mod.run(quick=args.quick)
+        _print_table(name, rows)
+        record = {"benchmark": name, "machine": machine(), "date": time.strftime("%Y-%m-%d"), "rows": rows}
+        (out / f"{name}.json").write_text(json.dumps(record, indent=1))
+        print(json.dumps(record))
+
+
+if __name__ == "__main__":
+    main()

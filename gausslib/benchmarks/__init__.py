@@ -1,0 +1,1 @@
+"""Benchmark modules run by ``make bench``; each exposes ``run(quick: bool) -> list[dict]``."""
