@@ -5,7 +5,7 @@ PY := .venv/bin/python
 PIP := $(PY) -m pip
 STAMP := .venv/.installed
 
-.PHONY: test book bench train study clean
+.PHONY: test book notebooks screenshots bench train study clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv .venv
@@ -13,11 +13,30 @@ $(STAMP): pyproject.toml
 	$(PIP) install -q -e ".[test,book]"
 	touch $(STAMP)
 
-test: $(STAMP)
-	OMP_NUM_THREADS=1 $(PY) -m pytest -q tests
+# One pytest run: the unit tests, and every notebook re-executed in quick mode and compared
+# cell by cell with its committed outputs (strict nbval; tests/notebooks/sanitize.cfg masks
+# timings and addresses). Commit notebooks executed by `make notebooks`.
+NBVAL := --nbval --nbval-current-env --nbval-cell-timeout=600 --nbval-sanitize-with tests/notebooks/sanitize.cfg
 
-book: $(STAMP)
-	$(PY) -m jupyter_book build book -W -n --keep-going
+test: $(STAMP)
+	GAUSSLIB_MODE=quick OMP_NUM_THREADS=1 $(PY) -m pytest -q tests notebooks $(NBVAL)
+
+# Execute every notebook in place in quick mode (outputs and widget state committed).
+notebooks: $(STAMP)
+	OMP_NUM_THREADS=1 $(PY) tests/notebooks/execute.py
+
+# MathJax, require.js and the widgets manager come from pinned npm tarballs (book/vendor.py), so
+# the HTML loads nothing from a CDN. The book runs the notebooks in the default mode.
+VENDOR := book/_vendor/.stamp.json
+$(VENDOR): book/vendor.py
+	$(PY) book/vendor.py
+
+book: $(STAMP) $(VENDOR)
+	env -u GAUSSLIB_MODE .venv/bin/jupyter-book build book -W -n --keep-going
+
+# Screenshots of built pages with headless Chromium, into book/_build/screenshots/.
+screenshots:
+	bash book/screenshot.sh
 
 bench: $(STAMP)
 	$(PY) -m gausslib.bench --out data/results/bench
