@@ -3,11 +3,17 @@ r"""Gaussian deblurring: separable normalised Gaussian blur with reflect padding
 .. math::  y = k_\sigma * x \;(\text{per channel}), \qquad
            k_\sigma[i] \propto e^{-i^2 / 2\sigma^2},\ |i| \le r = \lfloor 4\sigma + 0.5 \rfloor,
 
-padding by half-sample symmetric reflection (``d c b a | a b c d | d c b a``, SciPy's
-``mode="reflect"``), so the forward equals ``scipy.ndimage.gaussian_filter(x, σ)``. Padding
-is a gather P, hence :math:`A = K P` and :math:`A^T = P^T K^T` with :math:`P^T` a
-scatter-add: reflected border pixels fold back onto the pixels they copied. The adjoint is
-therefore *not* the same blur near the border.
+padded by reflection. Two conventions, both common:
+
+- ``padding="reflect"`` (default; PyTorch's and kornia's ``reflect``, SciPy's ``mirror``):
+  ``d c b | a b c d | c b a``, the edge pixel not repeated;
+- ``padding="symmetric"`` (SciPy's ``reflect``, the default of
+  ``scipy.ndimage.gaussian_filter``): ``d c b a | a b c d | d c b a``.
+
+Padding is a gather P, hence :math:`A = K P` and :math:`A^T = P^T K^T` with :math:`P^T` a
+scatter-add: padded pixels fold back onto the pixels they copied. With ``"reflect"`` the
+adjoint is therefore *not* the same blur near the border (the edge pixel has one image, its
+neighbours two); with ``"symmetric"`` every pixel has the same images and A is symmetric.
 """
 from __future__ import annotations
 
@@ -32,26 +38,37 @@ def gaussian_kernel(sigma: float, radius: int | None = None) -> torch.Tensor:
     return k / k.sum()
 
 
-def _reflect_index(n: int, r: int, device) -> torch.Tensor:
-    """Return indices [n + 2r] of the half-sample symmetric extension of a length-n axis."""
-    j = torch.arange(-r, n + r, device=device) % (2 * n)
-    return torch.where(j >= n, 2 * n - 1 - j, j)
+_PADDINGS = ("reflect", "symmetric")
+
+
+def _reflect_index(n: int, r: int, padding: str, device) -> torch.Tensor:
+    """Return the source indices [n + 2r] of a length-n axis extended by r on each side."""
+    i = torch.arange(-r, n + r, device=device)
+    if padding == "symmetric":  # period 2n, edge repeated
+        j = i % (2 * n)
+        return torch.where(j >= n, 2 * n - 1 - j, j)
+    if n == 1:
+        return torch.zeros_like(i)
+    j = i % (2 * n - 2)  # period 2n − 2, edge not repeated
+    return torch.where(j >= n, 2 * n - 2 - j, j)
 
 
 class GaussianBlur(nn.Module):
     r"""Blur operator :math:`x \mapsto k_\sigma * x` on ``x: [B, C, H, W]`` (each channel alike).
 
-    Linear, with the exact adjoint :meth:`adjoint` (reflect padding included). dtype and
-    device follow the input.
+    Linear, with the exact adjoint :meth:`adjoint` (padding included). dtype and device
+    follow the input. ``padding``: ``"reflect"`` or ``"symmetric"`` (see the module docstring).
 
     >>> op = GaussianBlur(sigma=3.0)
     >>> op(torch.ones(1, 3, 16, 16)).allclose(torch.ones(1, 3, 16, 16))
     True
     """
 
-    def __init__(self, sigma: float = 3.0, radius: int | None = None):
+    def __init__(self, sigma: float = 3.0, radius: int | None = None, padding: str = "reflect"):
         super().__init__()
-        self.sigma = float(sigma)
+        if padding not in _PADDINGS:
+            raise ValueError(f"padding: expected one of {_PADDINGS}, got {padding!r}")
+        self.sigma, self.padding = float(sigma), padding
         kernel = gaussian_kernel(sigma, radius)
         self.radius = (kernel.numel() - 1) // 2
         self.register_buffer("kernel", kernel)
@@ -81,7 +98,7 @@ class GaussianBlur(nn.Module):
 
     def _blur_axis(self, x: torch.Tensor, dim: int) -> torch.Tensor:
         B, C, H, W = x.shape
-        x = x.index_select(dim, _reflect_index(x.shape[dim], self.radius, x.device))
+        x = x.index_select(dim, _reflect_index(x.shape[dim], self.radius, self.padding, x.device))
         return F.conv2d(x.reshape(B * C, 1, *x.shape[2:]), self._weight(x, dim)).view(B, C, H, W)
 
     def _blur_axis_adjoint(self, y: torch.Tensor, dim: int) -> torch.Tensor:
@@ -89,7 +106,7 @@ class GaussianBlur(nn.Module):
         padded = F.conv_transpose2d(y.reshape(B * C, 1, H, W), self._weight(y, dim)).view(B, C, *(
             (H + 2 * self.radius, W) if dim == 2 else (H, W + 2 * self.radius)))
         out = y.new_zeros(y.shape)
-        return out.index_add(dim, _reflect_index(y.shape[dim], self.radius, y.device), padded)
+        return out.index_add(dim, _reflect_index(y.shape[dim], self.radius, self.padding, y.device), padded)
 
 
 def add_gaussian_noise(y: torch.Tensor, std: float, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -106,7 +123,8 @@ class BlurPair(NamedTuple):
     model: GaussianBlur
 
 
-def mismatched_blur(sigma_true: float = 3.0, sigma_model: float = 2.5, radius: int | None = None) -> BlurPair:
+def mismatched_blur(sigma_true: float = 3.0, sigma_model: float = 2.5, radius: int | None = None,
+                    padding: str = "reflect") -> BlurPair:
     """Return (data, model) blurs for the "inaccurate forward model" study: blur the data with
     σ_true, invert with σ_model (radius from each σ unless given)."""
-    return BlurPair(GaussianBlur(sigma_true, radius), GaussianBlur(sigma_model, radius))
+    return BlurPair(GaussianBlur(sigma_true, radius, padding), GaussianBlur(sigma_model, radius, padding))
