@@ -1,0 +1,1 @@
+"""Embedded generators: StyleGAN2 and Glow trained on procedural phantoms."""

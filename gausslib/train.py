@@ -1,0 +1,252 @@
+"""Train, export and evaluate the embedded generators on procedural phantoms.
+
+    python -m gausslib.train stylegan2 --out runs/stylegan2 --kimg 2000 --resume
+    python -m gausslib.train glow      --out runs/glow      --kimg 2000 --resume
+    python -m gausslib.train export stylegan2 --run runs/stylegan2 --name stylegan2-phantom64
+    python -m gausslib.train eval stylegan2-phantom64 glow-phantom64
+
+Training draws an endless stream of fresh phantoms (``phantoms.sample`` with seeds >= 10 000, one
+seed per step); held-out evaluation uses seeds 1 and 2, never seen in training. A run folder holds
+``checkpoint.pt`` (everything needed to resume: models, optimisers, RNG states, counters; written
+atomically every few minutes), ``log.jsonl`` (losses and speed), ``ema.pt`` (the exportable
+weights) and ``grid-*.png`` sample grids. ``--resume`` continues from ``checkpoint.pt``.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import math
+import os
+import platform
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from gausslib import phantoms
+
+TRAIN_SEED_BASE = 10_000
+HELDOUT_SEEDS = (1, 2)
+
+
+# ----------------------------------------------------------------------------- run-folder helpers
+def atomic_save(obj, path: Path) -> None:
+    """Writes ``obj`` with ``torch.save`` to ``path`` via a temporary file and an atomic rename."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def save_grid(images: torch.Tensor, path: Path, nrow: int = 8) -> None:
+    """Writes images ``[B, 1, H, W]`` in [−1, 1] as one grey PNG grid (2-pixel gaps)."""
+    import matplotlib.pyplot as plt
+
+    b, _, h, w = images.shape
+    ncol = math.ceil(b / nrow)
+    canvas = torch.full((ncol * (h + 2), nrow * (w + 2)), -1.0)
+    for i in range(b):
+        r, c = divmod(i, nrow)
+        canvas[r * (h + 2):r * (h + 2) + h, c * (w + 2):c * (w + 2) + w] = images[i, 0].detach().float().cpu()
+    plt.imsave(path, canvas.numpy(), cmap="gray", vmin=-1.0, vmax=1.0)
+
+
+def machine_info() -> dict:
+    """Returns a short description of the machine (CPU, threads, torch, CUDA)."""
+    return {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
+            "cpu_count": os.cpu_count(), "threads": torch.get_num_threads(), "torch": torch.__version__,
+            "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
+
+
+def real_batch(step: int, batch: int, size: int, device) -> torch.Tensor:
+    """Returns the training batch of ``step``: fresh phantoms ``[batch, 1, size, size]``."""
+    return phantoms.sample(batch, size=size, seed=TRAIN_SEED_BASE + step, device=device)
+
+
+class Run:
+    """A run folder: resumable state, JSONL log, periodic checkpoints and grids."""
+
+    def __init__(self, out: Path, ckpt_minutes: float):
+        self.out = Path(out)
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.ckpt_path = self.out / "checkpoint.pt"
+        self.ckpt_seconds = 60.0 * ckpt_minutes
+        self.last_ckpt = time.time()
+
+    def log(self, row: dict) -> None:
+        with open(self.out / "log.jsonl", "a") as f:
+            f.write(json.dumps(row) + "\n")
+
+    def due(self) -> bool:
+        return time.time() - self.last_ckpt >= self.ckpt_seconds
+
+    def load(self) -> dict | None:
+        return torch.load(self.ckpt_path, map_location="cpu", weights_only=False) if self.ckpt_path.exists() else None
+
+    def save(self, state: dict, export: dict) -> None:
+        atomic_save(state, self.ckpt_path)
+        atomic_save(export, self.out / "ema.pt")
+        self.last_ckpt = time.time()
+
+
+def rng_state() -> dict:
+    return {"torch": torch.get_rng_state()}
+
+
+def set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+
+
+# ----------------------------------------------------------------------------- StyleGAN2
+def train_stylegan2(args) -> None:
+    """Trains StyleGAN2: non-saturating loss, lazy R1, style mixing, EMA generator with ramp-up."""
+    from gausslib.generators.stylegan2 import Discriminator, Generator, StyleGAN2Config
+
+    dev = torch.device(args.device)
+    run = Run(args.out, args.ckpt_minutes)
+    state = run.load() if args.resume else None
+    cfg = StyleGAN2Config(**state["config"]) if state else StyleGAN2Config(resolution=args.resolution)
+    torch.manual_seed(args.seed)
+    G, D = Generator(cfg).to(dev), Discriminator(cfg).to(dev)
+    G_ema = copy.deepcopy(G).eval().requires_grad_(False)
+    r1_every, batch = 16, args.batch
+    r1_gamma = args.r1_gamma if args.r1_gamma is not None else 0.0002 * cfg.resolution ** 2 / batch
+    c = r1_every / (r1_every + 1)  # lazy-regularisation correction of D's Adam hyper-parameters
+    opt_G = torch.optim.Adam(G.parameters(), lr=args.lr, betas=(0.0, 0.99), eps=1e-8)
+    opt_D = torch.optim.Adam(D.parameters(), lr=args.lr * c, betas=(0.0, 0.99 ** c), eps=1e-8)
+    step, nimg, wall = 0, 0, 0.0
+    if state:
+        G.load_state_dict(state["G"]), D.load_state_dict(state["D"]), G_ema.load_state_dict(state["G_ema"])
+        opt_G.load_state_dict(state["opt_G"]), opt_D.load_state_dict(state["opt_D"])
+        step, nimg, wall = state["step"], state["nimg"], state["wall"]
+        set_rng_state(state["rng"])
+        print(f"resumed from {run.ckpt_path} at step {step} ({nimg / 1000:.1f} kimg)")
+    ema_kimg = batch * 10 / 32
+    grid_z = torch.randn(32, cfg.z_dim, generator=torch.Generator().manual_seed(123)).to(dev)
+    grid_noise = G.make_noise(32, generator=torch.Generator().manual_seed(124))
+    grid_noise = [n.to(dev) for n in grid_noise]
+
+    def make_ws(b: int) -> torch.Tensor:
+        """Style mixing with probability 0.9: two z's, crossover at a random synthesis input."""
+        z = torch.randn(2, b, cfg.z_dim, device=dev)
+        w = G.mapping(z)  # [2, b, w_dim]
+        ws = w[0][:, None].repeat(1, G.num_ws, 1)
+        if torch.rand(()) < 0.9:
+            cut = int(torch.randint(1, G.num_ws, ()))
+            ws[:, cut:] = w[1][:, None]
+        return ws
+
+    def checkpoint() -> None:
+        export = {"kind": "stylegan2", "config": cfg.to_dict(), "state_dict": G_ema.state_dict(),
+                  "meta": {"step": step, "kimg": nimg / 1000, "wall_s": wall, "machine": machine_info(),
+                           "batch": batch, "lr": args.lr, "r1_gamma": r1_gamma}}
+        run.save({"config": cfg.to_dict(), "G": G.state_dict(), "D": D.state_dict(), "G_ema": G_ema.state_dict(),
+                  "opt_G": opt_G.state_dict(), "opt_D": opt_D.state_dict(), "step": step, "nimg": nimg,
+                  "wall": wall, "rng": rng_state()}, export)
+        with torch.no_grad():
+            save_grid(G_ema.synthesis(G_ema.map_z_plus(grid_z), grid_noise), run.out / f"grid-{nimg // 1000:06d}kimg.png")
+            save_grid(G_ema.synthesis(G_ema.map_z_plus(grid_z), grid_noise), run.out / "grid-latest.png")
+
+    total = int(args.kimg * 1000)
+    bar = tqdm(total=total, initial=nimg, unit="img", desc="stylegan2")
+    acc = {"loss_G": 0.0, "loss_D": 0.0, "r1": 0.0, "n": 0}
+    t_last = time.time()
+    while nimg < total:
+        t0 = time.time()
+        real = real_batch(step, batch, cfg.resolution, dev)
+        # D step: softplus(D(fake)) + softplus(-D(real)), R1 on real every r1_every steps.
+        with torch.no_grad():
+            fake = G.synthesis(make_ws(batch), G.make_noise(batch))
+        do_r1 = step % r1_every == 0
+        real.requires_grad_(do_r1)
+        logits_real = D(real)
+        loss_D = F.softplus(D(fake)).mean() + F.softplus(-logits_real).mean()
+        if do_r1:
+            (grad,) = torch.autograd.grad(logits_real.sum(), real, create_graph=True)
+            r1 = grad.square().sum(dim=(1, 2, 3)).mean()
+            loss_D = loss_D + r1 * (r1_gamma / 2) * r1_every
+            acc["r1"] += float(r1.detach())
+        opt_D.zero_grad(set_to_none=True)
+        loss_D.backward()
+        opt_D.step()
+        # G step: softplus(-D(G(z))).
+        ws = make_ws(batch)
+        loss_G = F.softplus(-D(G.synthesis(ws, G.make_noise(batch)))).mean()
+        opt_G.zero_grad(set_to_none=True)
+        loss_G.backward()
+        opt_G.step()
+        with torch.no_grad():
+            G.w_avg.lerp_(ws[:, 0].mean(0), 0.005)
+            ema_nimg = min(ema_kimg * 1000, nimg * 0.05) if nimg > 0 else 1.0
+            beta = 0.5 ** (batch / max(ema_nimg, 1e-8))
+            for p_ema, p in zip(G_ema.parameters(), G.parameters()):
+                p_ema.lerp_(p, 1.0 - beta)
+            G_ema.w_avg.copy_(G.w_avg)
+        step, nimg = step + 1, nimg + batch
+        wall += time.time() - t0
+        bar.update(batch)
+        acc["loss_G"] += float(loss_G)
+        acc["loss_D"] += float(loss_D)
+        acc["n"] += 1
+        if step % args.log_every == 0:
+            n = acc.pop("n")
+            row = {"step": step, "kimg": nimg / 1000, "wall_s": round(wall, 1),
+                   "sec_per_kimg": round((time.time() - t_last) * 1000 / (n * batch), 1),
+                   **{k: round(v / n, 4) for k, v in acc.items()}}
+            row["r1"] = round(row["r1"] * r1_every, 4)
+            run.log(row)
+            bar.set_postfix(G=row["loss_G"], D=row["loss_D"])
+            acc, t_last = {"loss_G": 0.0, "loss_D": 0.0, "r1": 0.0, "n": 0}, time.time()
+        if run.due():
+            checkpoint()
+    checkpoint()
+    bar.close()
+
+
+# ----------------------------------------------------------------------------- CLI
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="python -m gausslib.train", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    for name in ("stylegan2", "glow"):
+        s = sub.add_parser(name, help=f"train {name} on phantoms")
+        s.add_argument("--out", type=Path, default=Path("runs") / name)
+        s.add_argument("--kimg", type=float, default=2000.0, help="stop after this many thousand images")
+        s.add_argument("--batch", type=int, default=32)
+        s.add_argument("--resolution", type=int, default=64)
+        s.add_argument("--lr", type=float, default=0.0025 if name == "stylegan2" else 1e-3)
+        s.add_argument("--seed", type=int, default=0)
+        s.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt if present")
+        s.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a loaded 2-core box)")
+        s.add_argument("--ckpt-minutes", type=float, default=5.0)
+        s.add_argument("--log-every", type=int, default=20)
+        s.add_argument("--device", default="cpu")
+        if name == "stylegan2":
+            s.add_argument("--r1-gamma", type=float, default=None, help="default 0.0002·res²/batch")
+    e = sub.add_parser("export", help="copy a run's EMA weights into data/weights and record the checksum")
+    e.add_argument("model", choices=("stylegan2", "glow"))
+    e.add_argument("--run", type=Path, required=True)
+    e.add_argument("--name", required=True)
+    v = sub.add_parser("eval", help="compute the quality metrics of shipped models and write them to the cards")
+    v.add_argument("names", nargs="+")
+    v.add_argument("--n", type=int, default=2000)
+    v.add_argument("--threads", type=int, default=1)
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    if args.cmd == "stylegan2":
+        train_stylegan2(args)
+    elif args.cmd == "glow":
+        train_glow(args)
+    elif args.cmd == "export":
+        from gausslib.generators.zoo import export
+        export(args.run / "ema.pt", args.name)
+    else:
+        from gausslib.generators.evaluate import evaluate
+        for name in args.names:
+            evaluate(name, n=args.n)
+
+
+if __name__ == "__main__":
+    main()
