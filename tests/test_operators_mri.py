@@ -1,11 +1,15 @@
 """CS-MRI: unitary full mask, masks (acceleration, reproducibility, centre), SNR noise definitions."""
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
 from gausslib.operators import MRI, add_complex_noise, mri_mask, snr_db
+from gausslib.operators.mri import BOOK_MASKS
+
+MASKS = Path(__file__).resolve().parents[1] / "data" / "masks"
 
 ACCELERATIONS = [2, 4, 6, 8, 12]
 
@@ -100,3 +104,10 @@ def test_bad_input():
         mri_mask(8, 0.5)
     with pytest.raises(ValueError, match="kind"):
         mri_mask(8, 2, kind="spiral")
+
+
+@pytest.mark.parametrize("acc", BOOK_MASKS["accelerations"])
+def test_shipped_masks_are_reproducible(acc):
+    size, kind, seed = BOOK_MASKS["size"], BOOK_MASKS["kind"], BOOK_MASKS["seed"]
+    shipped = np.load(MASKS / f"{kind}_{size}_{acc}x.npy")
+    assert np.array_equal(shipped, mri_mask(size, acc, kind, seed).numpy())

@@ -189,3 +189,39 @@ def snr_db(signal: torch.Tensor, noisy: torch.Tensor) -> torch.Tensor:
     r"""Return the SNR [B] in dB, :math:`10\log_{10}(\|s\|^2 / \|\tilde s - s\|^2)` per batch item."""
     dims = tuple(range(1, signal.dim()))
     return 10 * torch.log10(signal.abs().square().sum(dims) / (noisy - signal).abs().square().sum(dims))
+
+
+BOOK_MASKS = {"size": 64, "accelerations": (2, 4, 6, 8, 12), "kind": "random", "seed": 0}
+
+
+def write_book_masks(folder: str = "data/masks") -> list[str]:
+    """Write the book's masks (:data:`BOOK_MASKS`) as ``random_64_{acc}x.npy`` plus one PNG; return the paths.
+
+    ``python -c "from gausslib.operators.mri import write_book_masks; write_book_masks()"``
+    """
+    from pathlib import Path
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    size, accs, kind, seed = (BOOK_MASKS[k] for k in ("size", "accelerations", "kind", "seed"))
+    fig, axes = plt.subplots(1, len(accs), figsize=(2.2 * len(accs), 2.6))
+    paths = []
+    for ax, acc in zip(axes, accs):
+        mask = mri_mask(size, acc, kind, seed).numpy()
+        path = out / f"{kind}_{size}_{acc}x.npy"
+        np.save(path, mask)
+        paths.append(str(path))
+        ax.imshow(mask, cmap="gray_r", interpolation="nearest")
+        ax.set_title(f"{acc}× ({mask.mean():.1%} sampled)", fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle(f"Variable-density random k-space masks, {size}×{size}, centred (seed {seed})", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(out / f"{kind}_{size}.png", dpi=120)
+    plt.close(fig)
+    return paths + [str(out / f"{kind}_{size}.png")]
