@@ -1,0 +1,122 @@
+"""The book's structure: every notebook is listed, titled, introduced, executed and self-checking,
+and the book's configuration loads nothing from a CDN. (nbval re-runs the notebooks themselves.)"""
+
+import importlib.util
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+BOOK = ROOT / "book"
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+
+
+def toc_files(node) -> list[str]:
+    """Return every `file:` entry of a _toc.yml tree, in order."""
+    if isinstance(node, dict):
+        own = [node["file"]] if "file" in node else []
+        return own + [f for value in node.values() if isinstance(value, (dict, list)) for f in toc_files(value)]
+    if isinstance(node, list):
+        return [f for item in node for f in toc_files(item)]
+    return []
+
+
+def load_config() -> dict:
+    return yaml.safe_load((BOOK / "_config.yml").read_text())
+
+
+def code_cells(nb) -> list:
+    return [c for c in nb.cells if c.cell_type == "code" and c.source.strip()]
+
+
+def test_notebooks_folder_is_linked_into_the_book():
+    link = BOOK / "notebooks"
+    assert link.is_symlink() and link.resolve() == (ROOT / "notebooks").resolve(), (
+        "book/notebooks must be a symlink to ../notebooks so Sphinx sees the notebooks")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_is_in_toc(path):
+    toc = yaml.safe_load((BOOK / "_toc.yml").read_text())
+    entries = {re.sub(r"\.(ipynb|md)$", "", f) for f in toc_files(toc)}
+    assert f"notebooks/{path.stem}" in entries, f"add `- file: notebooks/{path.stem}` to book/_toc.yml"
+
+
+def test_toc_entries_exist():
+    toc = yaml.safe_load((BOOK / "_toc.yml").read_text())
+    for entry in toc_files(toc) + [toc["root"]]:
+        stem = re.sub(r"\.(ipynb|md)$", "", entry)
+        found = [BOOK / f"{stem}{ext}" for ext in (".ipynb", ".md") if (BOOK / f"{stem}{ext}").exists()]
+        assert found, f"book/_toc.yml lists {entry!r}, but no book/{stem}.ipynb or .md exists"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_structure(path):
+    nb = nbformat.read(path, as_version=4)
+    first = nb.cells[0] if nb.cells else None
+    assert first is not None and first.cell_type == "markdown" and re.match(r"# \S", first.source), (
+        f"{path.name}: the first cell must be markdown starting with a '# Title'")
+    intro = []
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            break
+        intro.append(cell.source)
+    assert re.search(r"^#+\s*what you will learn", "\n".join(intro), re.IGNORECASE | re.MULTILINE), (
+        f"{path.name}: a '## What you will learn' section must come before the first code cell")
+    cells = code_cells(nb)
+    assert cells and "assert" in cells[-1].source, (
+        f"{path.name}: the last code cell must check the notebook's claims with `assert`s")
+    assert nb.metadata.get("kernelspec", {}).get("name") == "python3", (
+        f"{path.name}: kernelspec must be 'python3' (the environment's own Python)")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_is_committed_executed(path):
+    nb = nbformat.read(path, as_version=4)
+    counts = [c.execution_count for c in code_cells(nb)]
+    assert counts == list(range(1, len(counts) + 1)), (
+        f"{path.name}: execution counts {counts} are not 1, 2, 3, ...: run `make notebooks` "
+        "(quick mode, top to bottom, fresh kernel) and commit the result")
+    for i, cell in enumerate(code_cells(nb)):
+        errors = [o for o in cell.outputs if o.output_type == "error"]
+        assert not errors, f"{path.name}: code cell {i + 1} stored an error output"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_widget_cells_are_ignored_by_nbval(path):
+    nb = nbformat.read(path, as_version=4)
+    for cell in code_cells(nb):
+        has_widget = any(WIDGET_MIME in o.get("data", {}) for o in cell.outputs)
+        ignored = cell.source.lstrip().startswith("# NBVAL_IGNORE_OUTPUT") or "nbval-ignore-output" in cell.metadata.get("tags", [])
+        assert ignored or not has_widget, (
+            f"{path.name}: a cell showing a widget or progress bar must start with '# NBVAL_IGNORE_OUTPUT':\n{cell.source[:200]}")
+
+
+def test_config_loads_nothing_from_a_cdn():
+    config = load_config()
+    sphinx = config["sphinx"]["config"]
+    spec = importlib.util.spec_from_file_location("book_vendor", BOOK / "vendor.py")
+    vendor = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(vendor)
+    vendored = {target for *_, mapping, _ in vendor.PACKAGES for target in mapping.values()}
+    local_js = [sphinx["mathjax_path"], *sphinx["nb_ipywidgets_js"]]
+    for path in local_js:
+        assert "://" not in path and not path.startswith("//"), f"{path} would load from the internet"
+        assert any(path == t or (t.endswith("/") and path.startswith(t)) for t in vendored), (
+            f"{path} is not among the files book/vendor.py fetches")
+    assert sphinx["html_static_path"] == ["_vendor"] and vendor.DEST == BOOK / "_vendor"
+    assert "offline_assets" in config["sphinx"]["local_extensions"], "the extension that drops thebe's CDN script"
+    assert not config.get("launch_buttons", {}).get("thebe"), "Thebe loads its JavaScript from unpkg.com"
+    # Jupyter Book adds every .js under html_static_path to every page once book/_static exists.
+    assert not (BOOK / "_static").exists(), "keep static files out of book/_static (see _config.yml)"
+
+
+def test_config_has_colab_launch_button():
+    config = load_config()
+    assert config["launch_buttons"]["colab_url"] == "https://colab.research.google.com"
+    assert config["repository"]["url"].startswith("https://github.com/")
+    assert config["repository"]["path_to_book"] == "", "Colab links must point at notebooks/NAME.ipynb"
