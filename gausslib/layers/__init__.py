@@ -1,0 +1,20 @@
+"""The paper's Gaussianization layers: pure functions on patch matrices ``X: [B, n, d]`` + modules.
+
+Every parameter (``W``, ``λ``, ``μ``, ``σ``, ``δ``) is solved per batch item on the input's
+device and dtype, with exact gradients and no host synchronisation.
+"""
+from ..patches import patchify, unpatchify
+from .ica import fastica
+from .lambert import lambert_gaussianize, lambert_transform, lambert_w_delta, lambertw
+from .orthogonal import OrthogonalReparam, cayley
+from .stack import GaussianizationLayers
+from .standardize import spherical, standardize
+from .whiten import inv_sqrtm, iterative_whiten, symmetric_decorrelation, zca_whiten
+from .yeojohnson import fit_yeo_johnson, yeo_johnson, yeo_johnson_transform
+
+__all__ = [
+    "patchify", "unpatchify", "zca_whiten", "iterative_whiten", "symmetric_decorrelation", "inv_sqrtm",
+    "fastica", "yeo_johnson", "fit_yeo_johnson", "yeo_johnson_transform", "lambertw", "lambert_w_delta",
+    "lambert_transform", "lambert_gaussianize", "standardize", "spherical", "GaussianizationLayers",
+    "OrthogonalReparam", "cayley",
+]
