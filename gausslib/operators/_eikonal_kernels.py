@@ -26,24 +26,39 @@ def _godunov(a, b, fh):
 
 
 @njit(cache=True)
-def _sweep(T, fh, i0, i1, di, j0, j1, dj, tol):
-    """Run one Gauss-Seidel sweep in the given order; return how many updates exceeded tol."""
+def _sweep(T, active, fh, i0, i1, di, j0, j1, dj, tol):
+    """Run one Gauss-Seidel sweep in the given order; return how many updates exceeded tol.
+
+    Only nodes flagged in ``active`` (a neighbour changed by more than tol since their last
+    update) are visited: any other node would recompute its value to within tol, so the late
+    sweeps, where little changes, cost almost nothing.
+    """
     S = T.shape[2]
     changed = 0
     for i in range(i0, i1, di):
         for j in range(j0, j1, dj):
+            if not active[i, j]:
+                continue
+            active[i, j] = False
             f = fh[i - 1, j - 1]
             Tc = T[i, j]
             Tn = T[i - 1, j]
             Ts = T[i + 1, j]
             Tw = T[i, j - 1]
             Te = T[i, j + 1]
+            significant = 0
             for s in range(S):
                 old = Tc[s]
                 new = _godunov(min(Tn[s], Ts[s]), min(Tw[s], Te[s]), f)
                 # inf - finite = inf > tol * new: a first finite value counts as a change.
-                changed += (old - new) > tol * new
+                significant += (old - new) > tol * new
                 Tc[s] = min(old, new)
+            if significant:
+                changed += significant
+                active[i - 1, j] = True
+                active[i + 1, j] = True
+                active[i, j - 1] = True
+                active[i, j + 1] = True
     return changed
 
 
@@ -60,17 +75,19 @@ def fast_sweep(fh, src, tol, max_sweeps):
     T = np.full((n + 2, n + 2, S), _INF)
     for s in range(S):
         T[src[s, 0] + 1, src[s, 1] + 1, s] = 0.0
+    active = np.zeros((n + 2, n + 2), np.bool_)
+    active[1:-1, 1:-1] = True
     sweeps = 0
     while sweeps < max_sweeps:
         k = sweeps % 4
         if k == 0:
-            c = _sweep(T, fh, 1, n + 1, 1, 1, n + 1, 1, tol)
+            c = _sweep(T, active, fh, 1, n + 1, 1, 1, n + 1, 1, tol)
         elif k == 1:
-            c = _sweep(T, fh, n, 0, -1, 1, n + 1, 1, tol)
+            c = _sweep(T, active, fh, n, 0, -1, 1, n + 1, 1, tol)
         elif k == 2:
-            c = _sweep(T, fh, n, 0, -1, n, 0, -1, tol)
+            c = _sweep(T, active, fh, n, 0, -1, n, 0, -1, tol)
         else:
-            c = _sweep(T, fh, 1, n + 1, 1, n, 0, -1, tol)
+            c = _sweep(T, active, fh, 1, n + 1, 1, n, 0, -1, tol)
         sweeps += 1
         if c == 0:
             break
