@@ -71,3 +71,13 @@ def test_buffers_move_with_module(name, make, shape, complex_):
     op = make().to(torch.float64)
     assert all(b.dtype == torch.float64 for b in op.buffers())
     assert len(list(op.buffers())) >= 1
+
+
+@pytest.mark.parametrize("module", ["mri", "blur", "eikonal"])
+def test_docstring_examples(module):
+    import doctest
+    import importlib
+
+    mod = importlib.import_module(f"gausslib.operators.{module}")
+    result = doctest.testmod(mod, extraglobs={"torch": torch}, optionflags=doctest.ELLIPSIS)
+    assert result.failed == 0 and result.attempted >= 1
