@@ -98,9 +98,9 @@ def latent_dashboard(Z: torch.Tensor) -> dict[str, torch.Tensor]:
     flat = Z.flatten(1)
     return {
         "skewness": stats.skewness(flat),
-        "kurtosis": stats.kurtosis(flat),
+        "kurtosis": stats.kurtosis(flat, excess=False),
         "norm_ratio": flat.norm(dim=1) / math.sqrt(flat.shape[1]),
-        "negentropy": stats.negentropy(Z),
+        "negentropy": stats.negentropy(Z).mean(1),
         "multi_information": stats.multi_information(Z),
     }
 

@@ -80,6 +80,10 @@ def strong_wolfe(f: Objective, x: torch.Tensor, f0: torch.Tensor, g0: torch.Tens
     for trial in range(max_ls):
         f_new, g_new = _evaluate(f, x + t[:, None] * d)
         evaluations += 1
+        # an overflowing trial point counts as "too far": it only ever shrinks the bracket
+        finite = torch.isfinite(f_new) & torch.isfinite(g_new).all(1)
+        f_new = torch.where(finite, f_new, torch.inf)
+        g_new = _where(finite, g_new, torch.zeros_like(g_new))
         gtd_new = _dot(g_new, d)
         armijo_fail = f_new > f0 + c1 * t * gtd0
         curvature_ok = gtd_new.abs() <= -c2 * gtd0

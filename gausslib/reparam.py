@@ -24,6 +24,7 @@ from typing import Callable, Sequence
 import torch
 from torch import nn
 
+from gausslib.layers import GaussianizationLayers, cayley, spherical
 from gausslib.patches import patchify, unpatchify
 
 __all__ = ["LatentSpace", "Group", "latent_space", "Reparam", "Raw", "Spherical",
@@ -127,17 +128,28 @@ def _stylegan2_space(G, psize: int, noise_psize: int) -> LatentSpace:
     return LatentSpace(groups, render, 1.0, param.dtype, param.device)
 
 
-def _glow_space(G, layout: str, temperature: float) -> LatentSpace:
-    from gausslib.generators import glow  # the generators issue's layouts P1 / P2
+def _glow_space(G, layout: str, temperature: float, p: int) -> LatentSpace:
+    from gausslib.generators import glow  # the layouts P1 / P2 of the paper
 
     shapes = [tuple(s) for s in G.latent_shapes]
-    to_m, from_m = glow.layout_functions(layout)
+    channels = G.cfg.img_channels
 
-    def to_matrix(ts, roll=False):
-        return to_m(list(ts), roll=roll)
+    if layout == "P1":  # one image-shaped tensor, p×p×C patches
+        def to_matrix(ts, roll=False):
+            return patchify(glow.to_p1(list(ts)), p, roll=roll)
 
-    def from_matrix(X, roll=False):
-        return from_m(X, shapes, roll=roll)
+        def from_matrix(X, roll=False):
+            R = G.resolution
+            return glow.from_p1(unpatchify(X, (X.shape[0], channels, R, R), p, roll=roll), shapes)
+    else:  # P2: channels grouped by C and stacked along the height, p×p×C patches pooled
+        p2_shapes = [(channels, c // channels * h, w) for c, h, w in shapes]
+
+        def to_matrix(ts, roll=False):
+            return patchify(glow.to_p2(list(ts), channels), p, roll=roll)
+
+        def from_matrix(X, roll=False):
+            maps = unpatchify(X, [(X.shape[0], *s) for s in p2_shapes], p, roll=roll)
+            return glow.from_p2(maps, shapes)
 
     param = next(G.parameters())
     return LatentSpace([Group("glow", shapes, to_matrix, from_matrix)],
@@ -145,14 +157,18 @@ def _glow_space(G, layout: str, temperature: float) -> LatentSpace:
 
 
 def latent_space(G, *, psize: int = 32, noise_psize: int = 8, layout: str = "P1",
-                 temperature: float = 0.7) -> LatentSpace:
-    """Return the :class:`LatentSpace` of a StyleGAN2 (``num_ws``) or Glow (``latent_shapes``) generator."""
+                 temperature: float = 0.7, glow_psize: int = 8) -> LatentSpace:
+    """Return the :class:`LatentSpace` of a StyleGAN2 (``num_ws``) or Glow (``latent_shapes``) generator.
+
+    StyleGAN2: z+ cut into chunks of ``psize``, noise maps into ``noise_psize²`` patches. Glow:
+    ``layout`` "P1" or "P2" cut into ``glow_psize² · C`` patches, latents scaled by ``temperature``.
+    """
     if hasattr(G, "num_ws"):
         return _stylegan2_space(G, psize, noise_psize)
     if hasattr(G, "latent_shapes"):
         if layout not in ("P1", "P2"):
             raise ValueError(f"layout must be 'P1' or 'P2', got {layout!r}")
-        return _glow_space(G, layout, temperature)
+        return _glow_space(G, layout, temperature, glow_psize)
     raise TypeError(f"generator must be a StyleGAN2 (num_ws) or Glow (latent_shapes), got {type(G).__name__}")
 
 
@@ -175,15 +191,16 @@ class Reparam:
     noise: mode of the StyleGAN2 noise maps (``"reparam"``, ``"free"``, ``"fixed"``); maps
     smaller than a noise patch are ``"free"`` unless noise is ``"fixed"``. The style (z+) and
     Glow latents are always reparameterised. Options of :func:`latent_space` (psize,
-    noise_psize, layout, temperature) are passed through.
+    noise_psize, layout, temperature, glow_psize) are passed through.
     """
 
     def __init__(self, *, noise: str = "reparam", psize: int = 32, noise_psize: int = 8,
-                 layout: str = "P1", temperature: float = 0.7):
+                 layout: str = "P1", temperature: float = 0.7, glow_psize: int = 8):
         if noise not in MODES:
             raise ValueError(f"noise must be one of {MODES}, got {noise!r}")
         self.noise = noise
-        self.space_options = dict(psize=psize, noise_psize=noise_psize, layout=layout, temperature=temperature)
+        self.space_options = dict(psize=psize, noise_psize=noise_psize, layout=layout,
+                                  temperature=temperature, glow_psize=glow_psize)
 
     def mode(self, kind: str) -> str:
         """Return the mode of a group kind."""
@@ -270,7 +287,8 @@ class Bound(nn.Module):
         return sum(terms) if terms else p.new_zeros(p.shape[0])
 
     def latent(self, p: torch.Tensor) -> torch.Tensor:
-        return self.space.groups[0].to_matrix(self.latents(p)[0])
+        """Return the first group's latent over the temperature as ``[B, n, d]`` (N(0, 1) when typical)."""
+        return self.space.groups[0].to_matrix(self.latents(p)[0]) / self.space.temperature
 
 
 class Raw(Reparam):
@@ -301,8 +319,7 @@ class Spherical(Reparam):
     """Spherical constraint: each latent tensor ``z`` is used as ``T · z/‖z‖ · √numel(z)``."""
 
     def apply(self, group, params, state, scale):
-        return [scale * t * math.sqrt(t[0].numel()) / t.flatten(1).norm(dim=1).reshape(-1, *[1] * (t.ndim - 1))
-                for t in params]
+        return [scale * spherical(t) for t in params]
 
 
 class Gaussianized(Reparam):
@@ -318,34 +335,26 @@ class Gaussianized(Reparam):
     def __init__(self, layers: dict | None = None, roll: bool = False, **kwargs):
         super().__init__(**kwargs)
         self.layer_options, self.roll = dict(layers or {}), bool(roll)
-        self._stack = None
+        bad = {"temperature", "roll", "patch_size"} & set(self.layer_options)
+        if bad:
+            raise ValueError(f"layers must not set {sorted(bad)}: they come from the latent space and roll")
+        self._stacks: dict[float, GaussianizationLayers] = {}
 
-    def _layers(self):
-        if self._stack is None:
-            from gausslib.layers import GaussianizationLayers
-
-            self._stack = GaussianizationLayers(**self.layer_options)
-        return self._stack
+    def _stack(self, temperature: float) -> GaussianizationLayers:
+        if temperature not in self._stacks:
+            self._stacks[temperature] = GaussianizationLayers(**self.layer_options, temperature=temperature)
+        return self._stacks[temperature]
 
     def apply(self, group, params, state, scale):
-        stack = self._layers()
-        out = group.from_matrix(scale * stack(group.to_matrix(params)))
+        stack = self._stack(scale)
+        out = group.from_matrix(stack(group.to_matrix(params)))
         if self.roll:
-            out = group.from_matrix(scale * stack(group.to_matrix(out, roll=True) / scale), roll=True)
+            out = group.from_matrix(stack(group.to_matrix(out, roll=True)), roll=True)
         return out
 
     def describe(self) -> dict:
         return {**super().describe(), **{f"layer_{k}": v for k, v in self.layer_options.items()},
                 "roll": self.roll}
-
-
-def cayley(A: torch.Tensor) -> torch.Tensor:
-    """Return the orthogonal ``Q = (I + S)(I − S)^{-1}``, ``S = triu(A, 1) − triu(A, 1)ᵀ``: ``[B, d, d]``."""
-    S = torch.triu(A, 1)
-    S = S - S.transpose(-1, -2)
-    eye = torch.eye(A.shape[-1], dtype=A.dtype, device=A.device).expand_as(A)
-    # X (I − S) = I + S: a solve, never an explicit inverse
-    return torch.linalg.solve(eye - S, eye + S, left=False)
 
 
 class Orthogonal(Reparam):

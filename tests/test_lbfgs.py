@@ -59,3 +59,13 @@ def test_bad_input():
         BatchedLBFGS(rosenbrock, torch.zeros(3))
     with pytest.raises(ValueError, match="one loss per item"):
         BatchedLBFGS(lambda x: x.sum(), torch.zeros(2, 3))
+
+
+def test_nonfinite_trial_points_shrink_the_step():
+    # a log barrier: NaN outside (−1, 1); the first trial steps overshoot it
+    f = lambda x: -torch.log1p(-x.square()).sum(1) - 3 * x.sum(1)  # noqa: E731
+    opt = lbfgs(f, torch.full((2, 3), 0.5, dtype=torch.float64), 30)
+    assert bool(torch.isfinite(opt.loss).all()) and bool((opt.x.abs() < 1).all())
+    # stationary point of −log(1 − x²) − 3x: 2x/(1 − x²) = 3
+    x_star = (-1 + (1 + 9) ** 0.5) / 3
+    assert torch.allclose(opt.x, torch.full_like(opt.x, x_star), atol=1e-6)
