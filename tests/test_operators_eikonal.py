@@ -95,6 +95,8 @@ def test_batch_dtype_and_tolerance():
     T32 = eikonal_solve(v.float(), src, H)
     assert T32.dtype == torch.float32 and torch.allclose(T32.double(), T, rtol=1e-5)
     assert torch.allclose(eikonal_solve(v, src, H, tol=0.0), T, rtol=1e-7)
+    with pytest.warns(RuntimeWarning, match="max_sweeps"):
+        eikonal_solve(v, src, H, max_sweeps=2)
 
 
 def test_gradient_matches_finite_differences():

@@ -12,6 +12,8 @@ Runs on the host: a CUDA tensor is copied to the CPU and back (a host round-trip
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
 from torch import nn
@@ -56,7 +58,10 @@ class _EikonalFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, slowness, src, h, tol, max_sweeps):
         fh = (slowness.detach().to("cpu", torch.float64) * h).numpy()
-        T, _ = K.fast_sweep_batch(np.ascontiguousarray(fh), src, tol, max_sweeps)
+        T, sweeps = K.fast_sweep_batch(np.ascontiguousarray(fh), src, tol, max_sweeps)
+        if (sweeps >= max_sweeps).any():
+            warnings.warn(f"eikonal_solve: not converged to tol={tol} within max_sweeps={max_sweeps}",
+                          RuntimeWarning, stacklevel=3)
         ctx.fields, ctx.fh, ctx.h = T, fh, h
         return torch.from_numpy(T).to(device=slowness.device, dtype=slowness.dtype)
 
