@@ -63,11 +63,16 @@ class _EikonalFunction(torch.autograd.Function):
             warnings.warn(f"eikonal_solve: not converged to tol={tol} within max_sweeps={max_sweeps}",
                           RuntimeWarning, stacklevel=3)
         ctx.fields, ctx.fh, ctx.h = T, fh, h
-        return torch.from_numpy(T).to(device=slowness.device, dtype=slowness.dtype)
+        out = torch.from_numpy(T).to(device=slowness.device, dtype=slowness.dtype)
+        # a float64 CPU output shares memory with ctx.fields: saving it lets autograd's
+        # version counter catch in-place edits before backward
+        ctx.save_for_backward(out)
+        return out
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_T):
+        ctx.saved_tensors  # raises if the output was modified in place
         g = np.ascontiguousarray(grad_T.detach().to("cpu", torch.float64).numpy())
         grad_fh = K.adjoint_batch(ctx.fields, ctx.fh, g)
         grad = torch.from_numpy(grad_fh * ctx.h).to(device=grad_T.device, dtype=grad_T.dtype)
