@@ -131,11 +131,14 @@ def paper_acquisition(n: int, per_edge: int = 8) -> tuple[torch.Tensor, torch.Te
     return torch.cat(sources), torch.cat(receivers)
 
 
-def _at_receivers(T: torch.Tensor, receivers: torch.Tensor) -> torch.Tensor:
-    """Return T: [B, S, n, n] sampled at receivers [S, R, 2] → [B, S, R]."""
+def _receiver_times(velocity, sources, receivers, h, **kw) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return (t: [B, S, R], T: [B, S, n, n]) for receivers [S, R, 2] or [R, 2] (shared)."""
+    if receivers.dim() == 2:
+        receivers = receivers.expand(sources.shape[0], -1, -1)
+    T = eikonal_solve(velocity, sources, h, **kw)
     n = T.shape[-1]
     flat = (receivers[..., 0] * n + receivers[..., 1]).to(T.device)
-    return T.flatten(-2).gather(-1, flat.expand(T.shape[0], -1, -1))
+    return T.flatten(-2).gather(-1, flat.expand(T.shape[0], -1, -1)), T
 
 
 def add_traveltime_noise(t: torch.Tensor, sigma: float = 1e-3, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -153,7 +156,7 @@ def ray_coverage(velocity: torch.Tensor, sources: torch.Tensor, receivers: torch
     """
     with torch.enable_grad():
         slowness = (1.0 / velocity.detach()).requires_grad_(True)
-        t, _ = Eikonal._times(1.0 / slowness, sources, receivers, h)
+        t, _ = _receiver_times(1.0 / slowness, sources, receivers, h)
         (grad,) = torch.autograd.grad(t.sum(), slowness)
     return grad
 
@@ -203,16 +206,9 @@ class Eikonal(nn.Module):
             raise ValueError(f"m: expected [B, 1, {self.n}, {self.n}] or [B, {self.n}, {self.n}], got {list(m.shape)}")
         return self.v0 + self.dv * (m + 1) / 2
 
-    @staticmethod
-    def _times(velocity, sources, receivers, h, **kw):
-        if receivers.dim() == 2:
-            receivers = receivers.expand(sources.shape[0], -1, -1)
-        T = eikonal_solve(velocity, sources, h, **kw)
-        return _at_receivers(T, receivers), T
-
     def traveltimes(self, velocity: torch.Tensor, return_fields: bool = False):
         """Return receiver times [B, S, R] (and fields [B, S, n, n]) for velocity [B, n, n] in m/s."""
-        t, T = self._times(velocity, self.sources, self.receivers, self.h, tol=self.tol, max_sweeps=self.max_sweeps)
+        t, T = _receiver_times(velocity, self.sources, self.receivers, self.h, tol=self.tol, max_sweeps=self.max_sweeps)
         return (t, T) if return_fields else t
 
     def forward(self, m: torch.Tensor, return_fields: bool = False):
