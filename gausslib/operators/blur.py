@@ -93,7 +93,7 @@ class GaussianBlur(nn.Module):
         return y
 
     def _weight(self, x: torch.Tensor, dim: int) -> torch.Tensor:
-        k = self.kernel.to(x.dtype)
+        k = self.kernel.to(device=x.device, dtype=x.dtype)
         return k.view(1, 1, -1, 1) if dim == 2 else k.view(1, 1, 1, -1)
 
     def _blur_axis(self, x: torch.Tensor, dim: int) -> torch.Tensor:

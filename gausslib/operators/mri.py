@@ -55,12 +55,12 @@ class MRI(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Return y: [B, C, H, W] complex = M ⊙ F x."""
         self._check(x, "x")
-        return self.mask * torch.fft.fft2(x, norm="ortho")
+        return self.mask.to(x.device) * torch.fft.fft2(x, norm="ortho")
 
     def adjoint(self, y: torch.Tensor) -> torch.Tensor:
         """Return Fᴴ(M ⊙ y): [B, C, H, W] (real part when ``real``)."""
         self._check(y, "y")
-        x = torch.fft.ifft2(self.mask * y, norm="ortho")
+        x = torch.fft.ifft2(self.mask.to(y.device) * y, norm="ortho")
         return x.real if self.real else x
 
 
