@@ -31,8 +31,18 @@ VENDOR := book/_vendor/.stamp.json
 $(VENDOR): book/vendor.py
 	$(PY) book/vendor.py
 
-book: $(STAMP) $(VENDOR)
-	env -u GAUSSLIB_MODE .venv/bin/jupyter-book build book -W -n --keep-going
+# Jupyter Book's execution cache (and Sphinx's own) key on a notebook's code only: rebuild from
+# scratch whenever the library or data/ changed since the last successful build, or after a failed
+# one, so the book never shows stale outputs. `make book BOOK_INPUTS=` skips the library check
+# (fast iteration on one notebook).
+BOOK_INPUTS := $(shell find gausslib data -type f -not -path '*/__pycache__/*' 2>/dev/null)
+book/_build/.inputs-stamp: $(BOOK_INPUTS)
+	rm -rf book/_build
+	mkdir -p book/_build && touch $@
+
+book: $(STAMP) $(VENDOR) book/_build/.inputs-stamp
+	env -u GAUSSLIB_MODE .venv/bin/jupyter-book build book -W -n --keep-going \
+	  || { rm -f book/_build/.inputs-stamp; exit 1; }
 
 # Screenshots of built pages with headless Chromium, into book/_build/screenshots/.
 screenshots:
