@@ -96,6 +96,17 @@ def test_widget_cells_are_ignored_by_nbval(path):
             f"{path.name}: a cell showing a widget or progress bar must start with '# NBVAL_IGNORE_OUTPUT':\n{cell.source[:200]}")
 
 
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_widgets_render_offline(path):
+    # The book's widget manager bundles only ipywidgets' own models; any other widget library
+    # (ipympl, ipyvolume, ...) would be fetched from a CDN when a reader opens the page.
+    state = nbformat.read(path, as_version=4).metadata.get("widgets", {})
+    models = state.get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
+    modules = {m.get("model_module") for m in models.values()} | {m.get("view_module") for m in models.values()}
+    foreign = modules - {None, "@jupyter-widgets/base", "@jupyter-widgets/controls", "@jupyter-widgets/output"}
+    assert not foreign, f"{path.name}: widgets from {sorted(foreign)} cannot render in the offline book"
+
+
 def test_config_loads_nothing_from_a_cdn():
     config = load_config()
     sphinx = config["sphinx"]["config"]
