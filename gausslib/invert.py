@@ -212,7 +212,7 @@ def run_batch(objective, x0: torch.Tensor, *, optimizer: str, iters: int, record
             record(it, p, loss)
             bar.update(1)
             if it % 10 == 0:
-                bar.set_postfix(loss=f"{float(loss.mean()):.4g}")
+                bar.set_postfix(loss=f"{float(loss.detach().mean()):.4g}")
         p, loss, evaluations = p.detach(), loss.detach(), iters + 1
     record(iters, p, loss, final=True)
     bar.close()

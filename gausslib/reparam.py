@@ -53,7 +53,8 @@ class LatentSpace:
     """The latent a generator takes: its groups, how to draw it and how to render images.
 
     render(list of tensors ``[B, *shape]`` in group order) -> ``[B, C, H, W]``. temperature: the
-    scale of the reparameterised latent (1 for StyleGAN2, 0.7 for Glow).
+    scale of the reparameterised latent (1 for StyleGAN2, 0.7 for Glow). arguments (StyleGAN2):
+    the same parts as the generator's ``(z_plus, noise list)``.
     """
 
     groups: list[Group]
@@ -61,6 +62,7 @@ class LatentSpace:
     temperature: float = 1.0
     dtype: torch.dtype = torch.float32
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    arguments: Callable | None = None
 
     def draw(self, seeds: Sequence[int]) -> list[list[torch.Tensor]]:
         """Return i.i.d. N(0, 1) tensors per group ``[[B, *shape], ...]``, item b from ``seeds[b]``."""
@@ -117,15 +119,16 @@ def _stylegan2_space(G, psize: int, noise_psize: int) -> LatentSpace:
     if small:
         groups.append(_plain_group("noise_small", small))
 
-    def render(parts):
+    def arguments(parts):
         z_plus, noise = parts[0][0], [t for part in parts[1:] for t in part]
         ordered = [None] * len(noise)
         for i, t in zip(order, noise):
             ordered[i] = t
-        return G(z_plus, ordered)
+        return z_plus, ordered
 
     param = next(G.parameters())
-    return LatentSpace(groups, render, 1.0, param.dtype, param.device)
+    return LatentSpace(groups, lambda parts: G(*arguments(parts)), 1.0, param.dtype, param.device,
+                       arguments)
 
 
 def _glow_space(G, layout: str, temperature: float, p: int) -> LatentSpace:
