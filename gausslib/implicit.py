@@ -11,24 +11,42 @@ fixed iteration count, no host sync); :func:`implicit_root` attaches the implici
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 import torch
 
-__all__ = ["solve_scalar", "implicit_root"]
+__all__ = ["Root", "solve_scalar", "implicit_root", "implicit_solve"]
 
 HFn = Callable[..., tuple[torch.Tensor, torch.Tensor]]
 
 
+class Root(NamedTuple):
+    """A batched root: ``theta`` [B]; ``converged`` (the last step moved θ by < sqrt(eps));
+    ``at_lo``/``at_hi`` (unconverged, that end of the range never moved and θ within 1 % of the
+    range from it: no root inside).
+
+    Bisection towards an end halves its step each time, so it cannot pass for convergence
+    within the few dozen steps used here.
+    """
+
+    theta: torch.Tensor
+    converged: torch.Tensor
+    at_lo: torch.Tensor
+    at_hi: torch.Tensor
+
+
 def solve_scalar(fn: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]], theta0: torch.Tensor,
-                 lo: torch.Tensor, hi: torch.Tensor, iters: int = 10) -> torch.Tensor:
-    """Return θ: [B], the root of a decreasing ``h`` in ``[lo, hi]`` after ``iters`` steps.
+                 lo: torch.Tensor, hi: torch.Tensor, iters: int = 10) -> Root:
+    """Return the :class:`Root` of a decreasing ``h`` in ``[lo, hi]`` after ``iters`` steps.
 
     fn(θ) -> (h, ∂h/∂θ), each [B]. Each step takes the Newton step when it is finite and lands
     inside the current bracket, else bisects; the bracket shrinks with the sign of h
-    (h > 0: the root lies above θ). A root outside ``[lo, hi]`` gives the nearer end.
+    (h > 0: the root lies above θ). Fixed step count, no host sync.
     """
+    lo0, hi0 = lo, hi
     theta = torch.minimum(torch.maximum(theta0, lo), hi)
+    tol = torch.finfo(theta.dtype).eps ** 0.5
     for _ in range(iters):
         h, dh = fn(theta)
         above = h > 0
@@ -36,8 +54,31 @@ def solve_scalar(fn: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
         hi = torch.where(above, hi, theta)
         newton = theta - h / torch.where(dh == 0, torch.ones_like(dh), dh)
         ok = torch.isfinite(newton) & (newton >= lo) & (newton <= hi) & (dh < 0)
-        theta = torch.where(ok, newton, 0.5 * (lo + hi))
-    return theta
+        step = torch.where(ok, newton, 0.5 * (lo + hi))
+        converged = (step - theta).abs() <= tol * (1.0 + theta.abs())
+        theta = step
+    # No root inside: h kept one sign, so one end never moved and θ crept up to it.
+    near = 1e-2 * (hi0 - lo0)
+    unconverged = ~converged
+    return Root(theta, converged, unconverged & (lo == lo0) & (theta - lo0 <= near),
+                unconverged & (hi == hi0) & (hi0 - theta <= near))
+
+
+def implicit_solve(fn: HFn, xs: Sequence[torch.Tensor], theta0: torch.Tensor, lo: torch.Tensor,
+                   hi: torch.Tensor, iters: int = 10, solver_fn=None) -> torch.Tensor:
+    """Return θ*(xs): [B], the root of ``fn(θ, *xs)`` in ``[lo, hi]``, with its exact gradient.
+
+    Inside the range the gradient is implicit (:func:`implicit_root`); where ``h`` keeps one
+    sign over the whole range the result is that end of the range (Goerg's ``argmin h²``), with
+    the end's own gradient (``lo``/``hi`` may depend on ``xs``). ``solver_fn(θ) -> (h, ∂h/∂θ)``
+    may replace ``fn`` at the detached ``xs`` inside the solver (e.g. a cheaper warm-started form).
+    """
+    if solver_fn is None:
+        detached = [x.detach() for x in xs]
+        solver_fn = lambda t: fn(t, *detached)  # noqa: E731
+    root = solve_scalar(solver_fn, theta0.detach(), lo.detach(), hi.detach(), iters)
+    theta = implicit_root(fn, root.theta, *xs)
+    return torch.where(root.at_hi, hi, torch.where(root.at_lo, lo, theta))
 
 
 def _safe_reciprocal(a: torch.Tensor) -> torch.Tensor:

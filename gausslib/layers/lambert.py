@@ -5,21 +5,21 @@ Heavy tails ``y = μ + u exp(δ u²/(2σ²))`` are undone by
 .. math::  x = μ + W_β(y - μ), \\qquad W_β(u) = u \\exp\\big(-W_0(β u^2)/2\\big), \\qquad β = δ/σ^2,
 
 which equals ``σ W_δ((y − μ)/σ)`` with ``W_δ(z) = sign(z) sqrt(W0(δ z²)/δ)``, but is smooth at
-``u = 0`` and at ``β = 0`` (``W0(z)/z = exp(−W0(z))``). ``μ = mean(y)`` and ``β*`` solves
+``u = 0`` and at ``β = 0`` (``W0(z)/z = exp(−W0(z))``). ``μ = mean(y)`` (optionally refined by
+IGMM rounds ``μ ← mean(x)``) and ``β*`` solves
 ``excess_kurtosis(x) = 0`` (Goerg's ``δ* = argmin κ²`` at an interior optimum), by the
 safeguarded Newton solver in ``b = log β`` with the analytic ``∂κ/∂b``; its gradient is implicit
 (:mod:`gausslib.implicit`). Solving for β directly replaces IGMM's slowly converging σ fixed point;
 ``σ = std(x)`` and ``δ = β σ²`` are reported. Items whose Pearson kurtosis is ≤ 3 pass unchanged
-(selected with ``torch.where``: no host sync).
+(selected arithmetically per item: no Python ``if`` on tensor values, no host sync).
 """
 from __future__ import annotations
 
-import math
-
 import torch
 
-from ..implicit import implicit_root, solve_scalar
+from ..implicit import implicit_solve
 from ..stats import kurtosis
+from ._ops import blend, mean_dot, per_item
 from ._validate import check_patches
 
 __all__ = ["lambertw", "lambert_w_delta", "lambert_gaussianize", "lambert_transform"]
@@ -27,14 +27,19 @@ __all__ = ["lambertw", "lambert_w_delta", "lambert_gaussianize", "lambert_transf
 HALLEY_STEPS = 2          # from Winitzki's start: 1e-15 relative in float64 on [0, 1e6]
 
 
+def _halley(w: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    """Return one Halley step for ``w e^w = z``, written with ``f e^{-w} = w − z e^{-w}`` (no overflow)."""
+    f = w - z * torch.exp(-w)
+    w1 = w + 1.0
+    return w - f / (w1 - (w1 + 1.0) * f / (2.0 * w1))
+
+
 def _lambertw_forward(z: torch.Tensor) -> torch.Tensor:
-    # Winitzki's start (relative error ≈ 1e-2 on [0, ∞)) and cubically converging Halley steps written with
-    # f e^{-w} = w − z e^{-w}, which cannot overflow for large z.
+    # Winitzki's start (relative error ≈ 1e-2 on [0, ∞)), then cubically converging Halley steps.
     L = torch.log1p(z)
     w = L * (1.0 - torch.log1p(L) / (2.0 + L))
     for _ in range(HALLEY_STEPS):
-        f = w - z * torch.exp(-w)
-        w = w - f / ((w + 1.0) - (w + 2.0) * f / (2.0 * w + 2.0))
+        w = _halley(w, z)
     return w
 
 
@@ -71,63 +76,90 @@ def lambert_w_delta(z: torch.Tensor, delta) -> torch.Tensor:
     return z * torch.exp(-0.5 * lambertw(delta * z * z))
 
 
-def _kurtosis_terms(b: torch.Tensor, y: torch.Tensor, mu: torch.Tensor):
-    """Return ``(κ, ∂κ/∂b)``, each [B]: excess kurtosis of ``μ + W_{e^b}(y − μ)``, ``y: [B, N]``."""
-    u = y - mu[:, None]
-    w = lambertw(torch.exp(b)[:, None] * u * u)
+def _kurtosis_moments(u: torch.Tensor, w: torch.Tensor):
+    """Return ``(h, ∂h/∂b)`` with ``h = log(γ/3)``, γ the Pearson kurtosis of ``x = u e^{-w/2}``,
+    ``w = W0(e^b u²)``, ``u, w: [B, N]``.
+
+    ``h = 0`` iff the excess kurtosis is 0; the logarithm makes ``h(b)`` much less convex than κ,
+    so Newton steps from Goerg's start overshoot less.
+    """
     x = u * torch.exp(-0.5 * w)
-    dx = -0.5 * x * w / (1.0 + w)
+    px = x * (w / (1.0 + w))                        # ∂x/∂b = −x w/(2(1 + w)) = −px/2
     xc = x - x.mean(-1, keepdim=True)
     xc2 = xc * xc
-    m2 = xc2.mean(-1)
-    m4 = (xc2 * xc2).mean(-1)
-    dm2 = 2.0 * (xc * dx).mean(-1)
-    dm4 = 4.0 * (xc2 * xc * dx).mean(-1)
-    m2 = m2.clamp_min(torch.finfo(y.dtype).tiny ** 0.5)
-    kappa = m4 / (m2 * m2) - 3.0
-    dkappa = dm4 / (m2 * m2) - 2.0 * m4 * dm2 / (m2 * m2 * m2)
-    return kappa, dkappa
+    tiny = torch.finfo(u.dtype).tiny ** 0.5
+    m2 = mean_dot(xc, xc).clamp_min(tiny)
+    m4 = mean_dot(xc2, xc2).clamp_min(tiny)
+    xc3 = xc2 * xc
+    dm2 = -mean_dot(xc, px)                         # Σ xc = 0 drops the mean of ∂x/∂b
+    dm4 = -2.0 * (mean_dot(xc3, px) - xc3.mean(-1) * px.mean(-1))
+    h = torch.log(m4 / (3.0 * m2 * m2))
+    return h, dm4 / m4 - 2.0 * dm2 / m2
 
 
-def _start(y: torch.Tensor, var: torch.Tensor) -> torch.Tensor:
-    """Return Goerg's start ``log β0``, [B], from the Pearson kurtosis γ of ``y: [B, N]``."""
+def _kurtosis_terms(b: torch.Tensor, y: torch.Tensor, mu: torch.Tensor):
+    """Return ``(h, ∂h/∂b)``, each [B], ``h = log(γ/3)`` for ``μ + W_{e^b}(y − μ)``, ``y: [B, N]``."""
+    u = y - mu[:, None]
+    return _kurtosis_moments(u, lambertw(torch.exp(b)[:, None] * u * u))
+
+
+class _PreparedKurtosis:
+    """``b ↦ (h, ∂h/∂b)`` for the solver, with ``u = y − μ`` and ``u²`` computed once (no autograd)."""
+
+    def __init__(self, y: torch.Tensor, mu: torch.Tensor):
+        self.u = y - mu[:, None]
+        self.u2 = self.u * self.u
+
+    def __call__(self, b: torch.Tensor):
+        return _kurtosis_moments(self.u, _lambertw_forward(torch.exp(b)[:, None] * self.u2))
+
+
+def _start(y: torch.Tensor) -> torch.Tensor:
+    """Return Goerg's start ``log β0 = log(δ0/σ0²)``, [B], from the Pearson kurtosis γ of ``y: [B, N]``.
+
+    ``δ0 = clip((sqrt(66γ − 162) − 6)/66, 0.01, 0.48)``, ``σ0² = var(y)(1 − 2δ0)^{3/2}``.
+    """
+    var = y.var(-1).clamp_min(torch.finfo(y.dtype).tiny ** 0.5)
     gamma = kurtosis(y, dim=-1, excess=False)
     delta0 = ((66.0 * gamma - 162.0).clamp_min(0.0).sqrt() - 6.0) / 66.0
     delta0 = delta0.clamp(0.01, 0.48)
     return torch.log(delta0) - torch.log(var) - 1.5 * torch.log1p(-2.0 * delta0)
 
 
-def lambert_gaussianize(Y: torch.Tensor, iters: int = 10, *, outer: int = 2, skip: bool = True,
-                        log_beta_range: float = 18.0):
+def lambert_gaussianize(Y: torch.Tensor, iters: int = 10, *, outer: int = 1, location: str = "mean",
+                        skip: bool = True, log_beta_range: float = 18.0):
     """Return ``(X: [B, n, d], (μ, σ, δ))``, each parameter [B]: the Lambert W × F_X layer.
 
-    Y: [B, n, d]; one ``(μ, β)`` per item over all entries. ``outer`` IGMM rounds: μ starts at
-    the median of Y (the mean need not exist for δ ≥ 1/2), then ``μ ← mean(X)``; each round
-    solves β with ``iters`` steps (later rounds warm-started with ``iters // 2``) in
-    ``[β_0 e^{-r}, β_0 e^{r}]`` around Goerg's start (``r = log_beta_range``). With ``skip=True``
-    items with Pearson kurtosis ≤ 3 are returned unchanged with ``δ = 0``.
+    Y: [B, n, d]; one ``(μ, β)`` per item over all entries. μ starts at the ``location`` of Y:
+    ``"mean"`` (smooth; exact for the centred output of the ICA layer) or ``"median"`` (robust
+    when δ ≥ 1/2, where the mean does not exist, but only piecewise smooth); each of the
+    ``outer`` IGMM rounds after the first sets ``μ ← mean(X)``. Each round solves β with
+    ``iters`` steps (later rounds warm-started with ``iters // 2``) in ``[β_0 e^{-r}, β_0 e^{r}]``
+    around Goerg's start (``r = log_beta_range``). With ``skip=True`` items whose Pearson
+    kurtosis is ≤ 3 are returned unchanged with ``δ = 0``.
     """
     check_patches(Y, "Y")
+    if location not in ("mean", "median"):
+        raise ValueError(f"location must be 'mean' or 'median', got {location!r}")
     B = Y.shape[0]
     y = Y.reshape(B, -1)
     yd = y.detach()
-    var = yd.var(-1).clamp_min(torch.finfo(Y.dtype).tiny ** 0.5)
-    b = _start(yd, var)
-    lo, hi = b - log_beta_range, b + log_beta_range
-    mu = y.median(-1).values
+    b0 = _start(y)
+    lo, hi = b0 - log_beta_range, b0 + log_beta_range
+    mu = y.mean(-1) if location == "mean" else y.median(-1).values
     for k in range(outer):
         if k:
             mu = lambert_transform(Y, mu, beta).reshape(B, -1).mean(-1)
-        mud = mu.detach()
-        b = solve_scalar(lambda t: _kurtosis_terms(t, yd, mud), b.detach(), lo, hi, iters if k == 0 else max(iters // 2, 1))
-        interior = (b > lo + 1e-6) & (b < hi - 1e-6)
-        beta = torch.exp(torch.where(interior, implicit_root(_kurtosis_terms, b, y, mu), b))
+        steps = iters if k == 0 else max(iters // 2, 1)
+        b = implicit_solve(_kurtosis_terms, (y, mu), b0 if k == 0 else b, lo, hi, steps,
+                           solver_fn=_PreparedKurtosis(yd, mu.detach()))
+        beta = torch.exp(b)
     X = lambert_transform(Y, mu, beta)
     sigma = X.reshape(B, -1).std(-1)
     delta = beta * sigma * sigma
     if skip:
         keep = kurtosis(y, dim=-1, excess=False) <= 3.0
-        X = torch.where(keep[:, None, None], Y, X)
+        X = blend(per_item(keep.to(Y.dtype), Y), Y, X)
         delta = torch.where(keep, torch.zeros_like(delta), delta)
         sigma = torch.where(keep, y.std(-1), sigma)
     return X, (mu, sigma, delta)

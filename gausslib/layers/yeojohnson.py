@@ -20,7 +20,8 @@ import math
 
 import torch
 
-from ..implicit import implicit_root, solve_scalar
+from ..implicit import implicit_solve
+from ._ops import blend, mean_dot, per_item
 from ._validate import check_patches
 
 __all__ = ["yeo_johnson", "fit_yeo_johnson", "yeo_johnson_transform"]
@@ -28,77 +29,89 @@ __all__ = ["yeo_johnson", "fit_yeo_johnson", "yeo_johnson_transform"]
 LAMBDA_RANGE = (-10.0, 12.0)
 
 
-def _sides(x: torch.Tensor, lam: torch.Tensor):
-    """Return ``(s, t, a)``: side ±1, ``t = log(1 + s x)`` and the exponent ``a`` per entry."""
-    s = torch.where(x >= 0, torch.ones_like(x), -torch.ones_like(x))
+def _prepare(x: torch.Tensor):
+    """Return ``(p, s, t, mean(s t))`` for ``x``: side indicator ``p = [x ≥ 0]``, ``s = ±1``, ``t = log(1 + s x)``.
+
+    Masks are kept as numbers so that per-entry selections are multiply-adds (``torch.where``
+    on large CPU tensors is several times slower).
+    """
+    p = (x >= 0).to(x.dtype)
+    s = 2.0 * p - 1.0
     t = torch.log1p(s * x)
-    a = torch.where(x >= 0, lam, 2.0 - lam)
-    return s, t, a
+    return p, s, t, (s * t).mean(-1)
+
+
+def _per_side(p: torch.Tensor, on_pos: torch.Tensor, on_neg: torch.Tensor) -> torch.Tensor:
+    """Return ``on_pos: [B]`` where ``p = 1`` and ``on_neg: [B]`` where ``p = 0``, shaped like ``p``."""
+    return blend(p, per_item(on_pos, p), per_item(on_neg, p))
 
 
 def yeo_johnson_transform(X: torch.Tensor, lam: torch.Tensor) -> torch.Tensor:
     """Return ``ψ(λ, X): [B, n, d]`` for ``λ: [B]`` (differentiable in both)."""
-    s, t, a = _sides(X, lam[:, None, None])
-    nonzero = a != 0
-    a_safe = torch.where(nonzero, a, torch.ones_like(a))
-    return s * torch.where(nonzero, torch.expm1(a_safe * t) / a_safe, t)
+    p, s, t, _ = _prepare(X)
+    a_pos, a_neg = lam, 2.0 - lam
+    one = torch.ones_like(lam)
+    a = _per_side(p, a_pos, a_neg)
+    ia = _per_side(p, torch.where(a_pos == 0, 0 * one, 1 / torch.where(a_pos == 0, one, a_pos)),
+                   torch.where(a_neg == 0, 0 * one, 1 / torch.where(a_neg == 0, one, a_neg)))
+    at_zero = _per_side(p, (a_pos == 0).to(X.dtype), (a_neg == 0).to(X.dtype))
+    return s * (torch.expm1(a * t) * ia + at_zero * t)
+
+
+def _llf_prepared(lam: torch.Tensor, prep):
+    p, s, t, st_mean = prep
+    # Closed forms lose digits as a → 0; keep |a| >= eps^{1/3} there (moves λ* by at most that).
+    amin = torch.finfo(t.dtype).eps ** (1.0 / 3.0)
+    a_pos = torch.where(lam.abs() < amin, torch.full_like(lam, amin), lam)
+    a_neg = torch.where((2.0 - lam).abs() < amin, torch.full_like(lam, -amin), 2.0 - lam)
+    ia = _per_side(p, 1.0 / a_pos, 1.0 / a_neg)
+    em1 = torch.expm1(t / ia)
+    phi = em1 * ia                                  # (e^{at} − 1)/a; ψ = s φ
+    te = t * (em1 + 1.0)
+    phi_a = (te - phi) * ia                         # ∂ψ/∂λ (the side's sign cancels)
+    phi_aa = (t * te - 2.0 * phi_a) * ia            # s ∂²ψ/∂λ²
+    psi = s * phi
+    c = psi - psi.mean(-1, keepdim=True)
+    cl = phi_a - phi_a.mean(-1, keepdim=True)
+    var = mean_dot(c, c).clamp_min(torch.finfo(t.dtype).tiny ** 0.5)
+    r = 2.0 * mean_dot(c, phi_a) / var
+    d2var = 2.0 * mean_dot(cl, cl) + 2.0 * mean_dot(c, s * phi_aa)
+    h = -0.5 * r + st_mean
+    dh = -0.5 * (d2var / var - r * r)
+    return h, dh
 
 
 def _llf_terms(lam: torch.Tensor, x: torch.Tensor):
-    """Return ``(h, ∂h/∂λ)``, each [B], for flattened ``x: [B, N]`` and ``λ: [B]``.
-
-    The λ-derivatives of ψ use ``a`` kept at least ``eps^{1/3}`` away from 0, where the closed
-    forms lose digits; this moves λ* by at most that much when it sits at 0 or 2.
-    """
-    s, t, a = _sides(x, lam[:, None])
-    amin = torch.finfo(x.dtype).eps ** (1.0 / 3.0)
-    a = torch.where(a.abs() < amin, torch.where(a < 0, -amin, amin), a)
-    e = torch.exp(a * t)
-    phi = torch.expm1(a * t) / a
-    phi_a = (t * e - phi) / a                       # ∂ψ/∂λ (the side's sign cancels)
-    phi_aa = (t * t * e - 2.0 * phi_a) / a
-    psi, psi_l, psi_ll = s * phi, phi_a, s * phi_aa
-    c = psi - psi.mean(-1, keepdim=True)
-    cl = psi_l - psi_l.mean(-1, keepdim=True)
-    tiny = torch.finfo(x.dtype).tiny ** 0.5
-    var = (c * c).mean(-1).clamp_min(tiny)
-    dvar = 2.0 * (c * psi_l).mean(-1)
-    d2var = 2.0 * (cl * cl).mean(-1) + 2.0 * (c * psi_ll).mean(-1)
-    r = dvar / var
-    h = -0.5 * r + (s * t).mean(-1)
-    dh = -0.5 * (d2var / var - r * r)
-    return h, dh
+    """Return ``(h, ∂h/∂λ)``, each [B], for flattened ``x: [B, N]`` and ``λ: [B]``."""
+    return _llf_prepared(lam, _prepare(x))
 
 
 def _bracket(x: torch.Tensor):
     """Return ``(lo, hi)``, each [B]: the λ range in which ψ and its derivatives stay finite."""
     c = math.log(torch.finfo(x.dtype).max) / 4.0
-    zero = torch.zeros((), dtype=x.dtype, device=x.device)
-    tpos = torch.log1p(torch.where(x > 0, x, zero).amax(-1))
-    tneg = torch.log1p(torch.where(x < 0, -x, zero).amax(-1))
+    tpos = torch.log1p(x.amax(-1).clamp_min(0.0))
+    tneg = torch.log1p((-x.amin(-1)).clamp_min(0.0))
     tiny = torch.finfo(x.dtype).tiny
     hi = torch.clamp(c / tpos.clamp_min(tiny), max=LAMBDA_RANGE[1]).clamp_min(1.0)
     lo = torch.clamp(2.0 - c / tneg.clamp_min(tiny), min=LAMBDA_RANGE[0]).clamp_max(1.0)
     return lo, hi
 
 
-def fit_yeo_johnson(X: torch.Tensor, iters: int = 12) -> torch.Tensor:
+def fit_yeo_johnson(X: torch.Tensor, iters: int = 8) -> torch.Tensor:
     """Return λ*: [B], the maximum-likelihood Yeo-Johnson power of all entries of ``X: [B, n, d]``.
 
-    Differentiable (implicit function theorem) where λ* is inside the search range; at an end
-    of the range its gradient is 0.
+    Differentiable: implicit function theorem inside the search range; at an end of the range
+    (no maximum inside) λ* is that end, with the end's gradient.
     """
     check_patches(X)
     x = X.reshape(X.shape[0], -1)
-    lo, hi = _bracket(x.detach())
-    xd = x.detach()
-    lam = solve_scalar(lambda l: _llf_terms(l, xd), torch.ones_like(lo), lo, hi, iters)
-    width = (hi - lo) * 1e-6
-    interior = (lam > lo + width) & (lam < hi - width)
-    return torch.where(interior, implicit_root(_llf_terms, lam, x), lam)
+    lo, hi = _bracket(x)
+    prep = _prepare(x.detach())
+    return implicit_solve(_llf_terms, (x,), torch.ones_like(lo), lo, hi, iters,
+                          solver_fn=lambda lam: _llf_prepared(lam, prep))
 
 
-def yeo_johnson(X: torch.Tensor, iters: int = 12):
+def yeo_johnson(X: torch.Tensor, iters: int = 8):
     """Return ``(ψ(λ*, X): [B, n, d], λ*: [B])``: the Yeo-Johnson layer with a fitted power per item."""
     lam = fit_yeo_johnson(X, iters)
     return yeo_johnson_transform(X, lam), lam

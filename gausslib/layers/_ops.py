@@ -1,0 +1,23 @@
+"""Small tensor helpers shared by the layers."""
+from __future__ import annotations
+
+import torch
+
+
+def mean_dot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Return ``mean(a · b)`` over the last axis of ``[B, N]`` tensors, ``[B]`` (one fused matmul)."""
+    return (a.unsqueeze(-2) @ b.unsqueeze(-1)).reshape(a.shape[0]) / a.shape[-1]
+
+
+def per_item(v: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """Return ``v: [B]`` viewed to broadcast against ``like: [B, ...]``."""
+    return v.reshape((-1,) + (1,) * (like.dim() - 1))
+
+
+def blend(mask: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Return ``a`` where ``mask = 1`` and ``b`` where ``mask = 0`` (mask of 0/1 numbers).
+
+    A multiply-add instead of ``torch.where``, which is several times slower on large CPU
+    tensors; ``a`` and ``b`` must be finite.
+    """
+    return torch.addcmul(b, mask, a - b)
