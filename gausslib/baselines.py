@@ -181,10 +181,14 @@ def _draw(G, seeds: Sequence[int]) -> tuple[torch.Tensor, list[torch.Tensor]]:
 
 
 def _patch_rows(v: torch.Tensor, p: int = 32) -> torch.Tensor:
-    """Return ``v: [B, k, L]`` as consecutive chunks ``[B, k·L/p, p]`` for the dashboard."""
+    """Return ``v: [B, k, L]`` as consecutive chunks ``[B, k·L/p', p']`` for the dashboard, with
+    ``p' ≤ p`` halved until it divides L and leaves at least as many rows as columns."""
     from gausslib.patches import patchify
 
-    return patchify(v, p if v.shape[-1] % p == 0 else v.shape[-1])
+    k, L = v.shape[1:]
+    while p > 1 and (L % p or k * L // p < p):
+        p //= 2
+    return patchify(v, p)
 
 
 class _WBound(nn.Module):

@@ -1,0 +1,107 @@
+"""The study CLI end to end on tiny random generators (quick mode)."""
+import csv
+import json
+
+import pytest
+import torch
+
+from gausslib import study
+from gausslib.generators.glow import Glow
+from test_invert import tiny_stylegan2
+
+KEYS = {"problem", "setting", "method", "variant", "image", "restart", "psnr", "ssim", "lpips", "seconds", "iters"}
+SMALL = ["--psize", "16", "--noise-psize", "4", "--glow-psize", "4", "--no-progress"]
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("weights")
+    G = tiny_stylegan2(resolution=16)
+    torch.save({"kind": "stylegan2", "config": G.cfg.to_dict(), "state_dict": G.state_dict(), "meta": {}},
+               folder / "sg2.pt")
+    torch.manual_seed(0)
+    glow = Glow(resolution=16, levels=2, steps=1, hidden=8)
+    torch.save({"kind": "glow", "config": glow.cfg.to_dict(), "state_dict": glow.state_dict(), "meta": {}},
+               folder / "glow.pt")
+    return folder
+
+
+def _run(argv):
+    study.main(argv)
+
+
+def test_mri_quick_records_resume_and_summary(weights, tmp_path, capsys):
+    out = tmp_path / "mri.jsonl"
+    argv = ["mri", "--quick", "--generator", str(weights / "sg2.pt"), "--methods", "tv", "spherical", "glayers",
+            "csgmw", "--accel", "8", "--snr", "10", "inf", "--out", str(out), *SMALL]
+    _run(argv)
+    recs = [json.loads(line) for line in out.read_text().splitlines()]
+    # 2 settings × 4 methods × 2 images × (2 restarts + best); TV has a single restart
+    assert len(recs) == 2 * 2 * (3 * 3 + 2)
+    assert all(set(r) == KEYS for r in recs)
+    assert {r["method"] for r in recs} == {"tv", "spherical", "glayers", "csgmw"}
+    assert {json.dumps(r["setting"], sort_keys=True) for r in recs} == {
+        json.dumps({"accel": 8, "snr_db": s, "targets": "generator"}, sort_keys=True) for s in (10, None)}
+    for r in recs:
+        assert r["problem"] == "mri" and isinstance(r["image"], int) and r["iters"] == 5
+        assert r["restart"] == "best" or isinstance(r["restart"], int)
+    # "best" is the best restart per metric
+    for r in (r for r in recs if r["restart"] == "best"):
+        same = [q for q in recs if q["restart"] != "best" and (q["method"], q["image"], q["setting"]) ==
+                (r["method"], r["image"], r["setting"]) and q["variant"] == r["variant"]]
+        assert r["psnr"] == max(q["psnr"] for q in same) and r["ssim"] == max(q["ssim"] for q in same)
+    # a rerun skips everything that is done
+    _run(argv)
+    assert len(out.read_text().splitlines()) == len(recs)
+    runs = [json.loads(line) for line in (tmp_path / "runs.jsonl").read_text().splitlines()]
+    assert runs[-1]["images_run"] == 0 and "gausslib.study mri" in runs[-1]["command"]
+    capsys.readouterr()
+    _run(["summarize", str(out), "--csv", str(tmp_path / "summary.csv")])
+    table = capsys.readouterr().out
+    assert "| glayers |" in table and "±" in table
+    rows = list(csv.DictReader((tmp_path / "summary.csv").open()))
+    assert len(rows) == 2 * 4 and all(int(r["n"]) == 2 for r in rows)
+
+
+def test_deblur_and_eikonal_quick(weights, tmp_path):
+    deblur = tmp_path / "deblur.jsonl"
+    _run(["deblur", "--quick", "--generator", str(weights / "glow.pt"), "--methods", "raw", "glayers",
+          "--inaccurate", "2.5", "--targets", "ood", "--images", "1", "--out", str(deblur), *SMALL])
+    recs = [json.loads(line) for line in deblur.read_text().splitlines()]
+    assert {r["variant"].get("layout") for r in recs if r["method"] == "glayers"} == {"P1", "P2"}
+    assert {r["setting"]["model_sigma"] for r in recs} == {3.0, 2.5}
+    eik = tmp_path / "eikonal.jsonl"
+    _run(["eikonal", "--quick", "--generator", str(weights / "sg2.pt"), "--methods", "tv", "spherical",
+          "--images", "1", "--per-edge", "2", "--out", str(eik), *SMALL])
+    recs = [json.loads(line) for line in eik.read_text().splitlines()]
+    assert {r["method"] for r in recs} == {"tv", "spherical"} and all(r["problem"] == "eikonal" for r in recs)
+
+
+def test_targets_are_seeded_and_not_the_inversion_starts(weights):
+    from gausslib.generators import load
+    from gausslib.reparam import Raw
+
+    G = load(weights / "sg2.pt")
+    a, b = study.targets(G, "generator", [0, 1], 16), study.targets(G, "generator", [1], 16)
+    assert torch.equal(a[1:], b)
+    start = Raw(psize=16, noise_psize=4).bind(G, [0])
+    assert not torch.allclose(start.images(start.x0), a[:1], atol=1e-2)
+    ood = study.targets(G, "ood", [0], 16)
+    assert ood.shape == (1, 1, 16, 16) and ood.min() >= -1 and ood.max() <= 1
+
+
+@pytest.mark.parametrize("extra, match", [
+    (["--methods", "magic"], "methods"),
+    (["--restarts", "0"], "restarts"),
+    (["--images", "0"], "images"),
+])
+def test_bad_arguments(weights, tmp_path, extra, match):
+    with pytest.raises(ValueError, match=match):
+        _run(["mri", "--quick", "--generator", str(weights / "sg2.pt"), "--out", str(tmp_path / "x.jsonl"),
+              *SMALL, *extra])
+
+
+def test_stylegan_only_methods_refuse_glow(weights, tmp_path):
+    with pytest.raises(ValueError, match="methods"):
+        _run(["deblur", "--quick", "--generator", str(weights / "glow.pt"), "--methods", "noisereg",
+              "--out", str(tmp_path / "x.jsonl"), *SMALL])
