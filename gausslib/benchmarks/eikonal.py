@@ -6,7 +6,7 @@ receivers. Anchors (the authors' C++ fast sweeping, one source per call, sparse 
 in the backward), measured on this machine: forward 321 ms, gradient 4,280 ms. Target:
 forward + gradient ≥ 20× faster, i.e. ≤ 230 ms. Also the book's 64×64 and the scaling
 with grid size (the per-node cost, ns per node per source per sweep, shows it is linear).
-``gradient_ms`` is the difference of the two medians.
+``gradient_ms`` times the backward alone (the graph kept and re-used).
 """
 from __future__ import annotations
 
@@ -39,7 +39,14 @@ def _case(n: int, repeats: int) -> dict:
         x = m.clone().requires_grad_(True)
         (0.5 * (op(x) - d).square().sum()).backward()
 
+    x = m.clone().requires_grad_(True)
+    loss = 0.5 * (op(x) - d).square().sum()
+
+    def gradient():  # the backward alone, on a graph kept for re-use
+        torch.autograd.grad(loss, x, retain_graph=True)
+
     fwd = median_time(forward, repeats=repeats, warmup=1)
+    grad = median_time(gradient, repeats=repeats, warmup=1)
     both = median_time(forward_gradient, repeats=repeats, warmup=1)
     fh = (1e-3 / op.velocity(m)).numpy()
     _, sweeps = K.fast_sweep_batch(fh, op.sources.numpy(), op.tol, op.max_sweeps)
@@ -49,7 +56,7 @@ def _case(n: int, repeats: int) -> dict:
         "sources": S,
         "sweeps": int(sweeps[0]),
         "forward_ms": 1e3 * fwd,
-        "gradient_ms": 1e3 * (both - fwd),
+        "gradient_ms": 1e3 * grad,
         "forward_gradient_ms": 1e3 * both,
         "ns_per_node_source_sweep": 1e9 * fwd / (n * n * S * int(sweeps[0])),
     }
@@ -57,7 +64,7 @@ def _case(n: int, repeats: int) -> dict:
 
 def run(quick: bool = False) -> list[dict]:
     """Return rows: the 256² anchor comparison first, then the grid-size scaling (1 thread)."""
-    repeats = 5 if quick else 7
+    repeats = 5 if quick else 9
     sizes = (64, 128, 256) if quick else (64, 128, 256, 512)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)

@@ -3,7 +3,7 @@
 Arrays here are NumPy float64 on the host; :mod:`gausslib.operators.eikonal` wraps them in an
 autograd Function. Layout: the forward keeps traveltimes as ``[n + 2, n + 2, S]`` with an
 ``inf`` border (no boundary branches) and the sources as the innermost, contiguous axis, so
-the Godunov update is vectorised over sources (SIMD over 8-16 sources at once).
+the Godunov update is vectorised over sources (SIMD over 8 sources at once).
 """
 from __future__ import annotations
 
@@ -95,16 +95,24 @@ def fast_sweep(fh, src, tol, max_sweeps):
 
 
 @njit(cache=True)
-def fast_sweep_batch(fh, src, tol, max_sweeps):
-    """Return (T: [B, S, n, n], sweeps: [B]) for ``fh: [B, n, n]`` (slowness times h)."""
+def fast_sweep_batch(fh, src, tol, max_sweeps, block=8):
+    """Return (T: [B, S, n, n], sweeps: [B]) for ``fh: [B, n, n]`` (slowness times h).
+
+    Sources are solved ``block`` at a time (8 doubles fill one AVX-512 register): a smaller
+    working set, and each block stops as soon as it has converged. ``sweeps`` is the largest
+    count over the blocks.
+    """
     B, n = fh.shape[0], fh.shape[1]
     S = src.shape[0]
     out = np.empty((B, S, n, n))
-    sweeps = np.empty(B, np.int64)
+    sweeps = np.zeros(B, np.int64)
     for b in range(B):
-        T, sweeps[b] = fast_sweep(fh[b], src, tol, max_sweeps)
-        for s in range(S):
-            out[b, s] = T[1:-1, 1:-1, s]
+        for s0 in range(0, S, block):
+            s1 = min(s0 + block, S)
+            T, used = fast_sweep(fh[b], src[s0:s1], tol, max_sweeps)
+            sweeps[b] = max(sweeps[b], used)
+            for s in range(s0, s1):
+                out[b, s] = T[1:-1, 1:-1, s - s0]
     return out, sweeps
 
 
