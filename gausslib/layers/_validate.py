@@ -14,5 +14,5 @@ def check_patches(X, name: str = "X") -> None:
         raise TypeError(f"{name} must be a floating tensor, got dtype {X.dtype}")
     B, n, d = X.shape
     if n < d:
-        raise ValueError(f"{name} of shape {tuple(X.shape)} has n={n} < d={d} rows; the layers need n >= d "
+        raise ValueError(f"{name} of shape {tuple(X.shape)} = [B, n, d] has n={n} < d={d}; the layers need n >= d "
                          "(use a smaller patch size)")

@@ -1,0 +1,141 @@
+"""Properties shared by every layer: Taylor test, batching, robustness, shape checks."""
+import pytest
+import torch
+
+from gausslib.gradcheck import taylor_test
+from gausslib.layers import (GaussianizationLayers, OrthogonalReparam, fastica, iterative_whiten, lambert_gaussianize,
+                             patchify, spherical, standardize, unpatchify, yeo_johnson, zca_whiten)
+
+LAYERS = {
+    "zca": zca_whiten,
+    "iterative": iterative_whiten,
+    "fastica": lambda X: fastica(X)[0],
+    "fastica_newton": lambda X: fastica(X, update="newton")[0],
+    "yeo_johnson": lambda X: yeo_johnson(X)[0],
+    "lambert": lambda X: lambert_gaussianize(X)[0],
+    "standardize": lambda X: standardize(X, 0.7),
+    "spherical": spherical,
+    "stack": GaussianizationLayers(),
+}
+SHAPES = [(224, 32), (2730, 64), (256, 192)]
+
+
+def _input(kind: str, n: int, d: int, B: int = 1, seed: int = 0, dtype=torch.float64) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    u = torch.randn(B, n, d, generator=g, dtype=dtype)
+    if kind == "gaussian":
+        return u
+    if kind == "skewed":
+        return torch.exp(0.7 * u) - 1.0
+    if kind == "heavy":                        # Tukey h, δ = 0.3: the Lambert layer cannot skip it
+        return u * torch.exp(0.15 * u * u)
+    raise ValueError(kind)
+
+
+@pytest.mark.parametrize("kind", ["gaussian", "skewed", "heavy"])
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("name", list(LAYERS))
+def test_taylor_second_order(name, shape, kind):
+    X = _input(kind, *shape)
+    result = taylor_test(LAYERS[name], X, steps=[0.1 * 4.0 ** -k for k in range(5)])
+    assert result["passed"], (result["slope2"], result["r2"])
+
+
+@pytest.mark.parametrize("name", list(LAYERS))
+def test_batch_equals_separate_calls(name):
+    X = torch.cat([_input(k, 300, 12, seed=i) for i, k in enumerate(["gaussian", "skewed", "heavy"])])
+    together = LAYERS[name](X)
+    separate = torch.cat([LAYERS[name](X[i:i + 1]) for i in range(3)])
+    assert (together - separate).abs().max() <= 1e-10
+
+
+def _pathological(kind: str, dtype) -> torch.Tensor:
+    X = _input("heavy", 200, 8, dtype=dtype)
+    if kind == "constant_columns":
+        X[..., 2] = 3.0
+        X[..., 5] = 0.0
+    elif kind == "exact_zeros":
+        X[:, ::3] = 0.0
+    elif kind == "all_zero":
+        X = torch.zeros_like(X)
+    elif kind == "outliers":
+        X[0, 7, 1] = 1e6
+        X[0, 50, 3] = -1e6
+    elif kind == "lambda_far_from_one":
+        X = torch.exp(3.0 * _input("gaussian", 200, 8, dtype=dtype))
+    elif kind == "delta_one":
+        u = _input("gaussian", 200, 8, dtype=dtype)
+        X = u * torch.exp(0.5 * u * u)
+    return X
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("kind", ["constant_columns", "exact_zeros", "all_zero", "outliers", "lambda_far_from_one",
+                                  "delta_one"])
+@pytest.mark.parametrize("name", list(LAYERS))
+def test_finite_outputs_and_gradients(name, kind, dtype):
+    X = _pathological(kind, dtype).requires_grad_()
+    Y = LAYERS[name](X)
+    assert Y.dtype == dtype and torch.isfinite(Y).all()
+    (Y * torch.linspace(-1, 1, Y.numel(), dtype=dtype).reshape(Y.shape)).sum().backward()
+    assert torch.isfinite(X.grad).all()
+
+
+@pytest.mark.parametrize("fn", [zca_whiten, iterative_whiten, fastica, yeo_johnson, lambert_gaussianize])
+@pytest.mark.parametrize("bad", [(1, 10, 20), (10, 20), (2, 3, 4, 5)])
+def test_shape_errors_name_the_shape(fn, bad):
+    with pytest.raises(ValueError, match=r"\[B, n, d\]"):
+        fn(torch.randn(bad))
+
+
+def test_parameters_are_per_item():
+    X = torch.cat([_input("skewed", 300, 8), _input("heavy", 300, 8, seed=1)])
+    _, W = fastica(X)
+    _, lam = yeo_johnson(X)
+    _, (mu, sigma, delta) = lambert_gaussianize(X)
+    assert W.shape == (2, 8, 8)
+    assert all(p.shape == (2,) for p in (lam, mu, sigma, delta))
+
+
+def test_standardize_and_spherical():
+    X = _input("skewed", 100, 6, B=2)
+    Y = standardize(X, temperature=0.7)
+    assert torch.allclose(Y.flatten(1).std(-1), torch.full((2,), 0.7, dtype=X.dtype), atol=1e-6)
+    S = spherical(X)
+    assert torch.allclose(S.flatten(1).norm(dim=-1), torch.full((2,), 600 ** 0.5, dtype=X.dtype))
+
+
+def test_stack_flags_and_latent_mode():
+    x = torch.randn(2, 14, 512)
+    plain = GaussianizationLayers(patch_size=32)
+    assert plain(x).shape == x.shape
+    rolled = GaussianizationLayers(patch_size=32, roll=True)
+    y = rolled(x)
+    assert y.shape == x.shape and torch.isfinite(y).all()
+    assert set(rolled.last) == {"W", "lam", "mu", "sigma", "delta"}
+    ablation = GaussianizationLayers(ica=False, yeo_johnson=False, lambert=False, standardize=False)
+    X = patchify(x, 32)
+    assert torch.allclose(ablation(X), zca_whiten(X))
+    none = GaussianizationLayers(whiten=False, ica=False, yeo_johnson=False, lambert=False, standardize=False)
+    assert torch.equal(none(X), X)
+    maps = [torch.randn(1, 1, s, s) for s in (8, 16, 32, 64, 128)]
+    out = GaussianizationLayers(patch_size=8)(maps)
+    assert [m.shape for m in out] == [m.shape for m in maps]
+    with pytest.raises(ValueError, match="roll"):
+        GaussianizationLayers(roll=True)
+    with pytest.raises(ValueError, match="ica"):
+        GaussianizationLayers(ica="jade")
+
+
+def test_orthogonal_reparam():
+    module = OrthogonalReparam((2, 64, 16), seed=3)
+    assert torch.equal(module(), module.x0)
+    with torch.no_grad():
+        module.A.normal_()
+    Y = module()
+    assert torch.allclose(Y @ Y.transpose(1, 2), module.x0 @ module.x0.transpose(1, 2), atol=1e-3)
+    assert [name for name, _ in module.named_parameters()] == ["A"]
+    Y.sum().backward()
+    assert module.A.grad is not None and torch.isfinite(module.A.grad).all()
+    assert torch.equal(unpatchify(patchify(module.x0.reshape(2, 1, 32, 32), 8), (2, 1, 32, 32), 8),
+                       module.x0.reshape(2, 1, 32, 32))
