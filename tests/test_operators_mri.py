@@ -84,6 +84,12 @@ def test_snr_over_sampled(acc, snr):
     assert torch.all((y_obs - y)[:, :, ~torch.fft.ifftshift(mask)] == 0), "noise only on sampled entries"
 
 
+def test_snr_over_sampled_infers_the_mask_from_zeros():
+    mask, y = _data(100, 8)
+    y_obs = add_complex_noise(y, 10.0, torch.Generator().manual_seed(2), over="sampled")
+    assert torch.equal(y_obs, add_complex_noise(y, 10.0, torch.Generator().manual_seed(2), mask=mask, over="sampled"))
+
+
 def test_snr_without_mask_noises_every_entry():
     y = torch.randn(100, 1, 16, 16, dtype=torch.complex128)
     y_obs = add_complex_noise(y, 15.0, torch.Generator().manual_seed(3))
@@ -98,8 +104,6 @@ def test_bad_input():
         MRI(torch.ones(8))
     with pytest.raises(ValueError, match="mask"):
         add_complex_noise(torch.zeros(1, 1, 8, 8, dtype=torch.complex64), 10.0, mask=torch.ones(4, 4))
-    with pytest.raises(ValueError, match="mask"):
-        add_complex_noise(torch.zeros(1, 1, 8, 8, dtype=torch.complex64), 10.0, over="sampled")
     with pytest.raises(ValueError, match="acceleration"):
         mri_mask(8, 0.5)
     with pytest.raises(ValueError, match="kind"):

@@ -164,24 +164,28 @@ def add_complex_noise(y: torch.Tensor, snr_db: float, generator: torch.Generator
     higher by :math:`10\log_{10}(\mathrm{acc})` (9.0 dB at 8×). ``over="sampled"`` uses the
     number of sampled entries instead, so the measured SNR is the requested one.
     ``mask`` (centred ``[H, W]``, as given to :class:`MRI`) restricts the noise to the sampled
-    entries; it is required for ``over="sampled"``.
+    entries. Without it, ``over="all"`` puts noise on every entry, and ``over="sampled"``
+    takes the sampled entries to be the non-zero ones of ``y`` (as :class:`MRI` leaves them).
+    ``generator`` must live on y's device.
     """
     if not torch.is_complex(y):
         raise TypeError(f"y: expected complex k-space data, got dtype {y.dtype}")
     if over not in ("all", "sampled"):
         raise ValueError(f"over: expected 'all' or 'sampled', got {over!r}")
-    keep = torch.ones((), device=y.device, dtype=y.real.dtype)
+    real = y.real.dtype
     if mask is not None:
         if tuple(mask.shape) != tuple(y.shape[-2:]):
             raise ValueError(f"mask: shape {list(mask.shape)} does not match y's last two dims {list(y.shape[-2:])}")
-        keep = torch.fft.ifftshift(torch.as_tensor(mask, device=y.device) != 0, dim=(-2, -1)).to(y.real.dtype)
+        keep = torch.fft.ifftshift(torch.as_tensor(mask, device=y.device) != 0, dim=(-2, -1)).to(real)
     elif over == "sampled":
-        raise ValueError("mask: required for over='sampled' (the sampled entries define N)")
+        keep = (y != 0).to(real)
+    else:
+        keep = torch.ones((), device=y.device, dtype=real)
     dims = tuple(range(1, y.dim()))
     power = y.abs().square().sum(dims, keepdim=True)
-    count = (keep.expand(y.shape[-2:]).sum() * math.prod(y.shape[1:-2])) if over == "sampled" else math.prod(y.shape[1:])
+    count = keep.expand(y.shape).sum(dims, keepdim=True) if over == "sampled" else math.prod(y.shape[1:])
     sigma = torch.sqrt(power * 10 ** (-snr_db / 10) / count)
-    n1, n2 = (torch.randn(y.shape, generator=generator, device=y.device, dtype=y.real.dtype) for _ in range(2))
+    n1, n2 = (torch.randn(y.shape, generator=generator, device=y.device, dtype=real) for _ in range(2))
     return y + keep * sigma / math.sqrt(2) * torch.complex(n1, n2)
 
 
