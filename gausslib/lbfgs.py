@@ -153,7 +153,8 @@ class BatchedLBFGS:
     Each item keeps its own ``history`` curvature pairs (s, y), initial scaling
     ``γ = sᵀy / yᵀy`` and strong-Wolfe step. An item stops (``active`` False) when
     ``max|∇f| ≤ gtol``, when ``(f_k − f_{k+1}) ≤ ftol · max(|f_k|, |f_{k+1}|, 1)`` (SciPy's rule),
-    or when its line search returns a zero step. Call :meth:`step` once per iteration.
+    or when its line search fails from steepest descent (a failure with curvature pairs first
+    drops them and retries with −∇f). Call :meth:`step` once per iteration.
     """
 
     def __init__(self, f: Objective, x0: torch.Tensor, *, history: int = 30, max_ls: int = 25,
@@ -227,7 +228,12 @@ class BatchedLBFGS:
 
         decrease = self.loss - f_new
         scale = torch.maximum(torch.maximum(self.loss.abs(), f_new.abs()), torch.ones_like(f_new))
-        done = (g_new.abs().amax(1) <= self.gtol) | (decrease <= self.ftol * scale) | (t == 0)
+        # a failed line search first drops the item's memory (steepest descent next); an item
+        # stops only when steepest descent fails too
+        failed = t == 0
+        retry = failed & (self.count > 0)
+        self.count = torch.where(retry, 0, self.count)
+        done = (g_new.abs().amax(1) <= self.gtol) | (~failed & (decrease <= self.ftol * scale)) | (failed & ~retry)
         self.x = _where(self.active, self.x + s, self.x)
         self.loss = torch.where(self.active, f_new, self.loss)
         self.grad = _where(self.active, g_new, self.grad)
