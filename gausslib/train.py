@@ -53,6 +53,24 @@ def save_grid(images: torch.Tensor, path: Path, nrow: int = 8) -> None:
     plt.imsave(path, canvas.numpy(), cmap="gray", vmin=-1.0, vmax=1.0)
 
 
+def plot_log(rows: list[dict], path: Path) -> None:
+    """Writes a PNG of every numeric loss column of a training log against kimg."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    keys = [k for k in ("loss_G", "loss_D", "r1", "bpd", "heldout_bpd") if any(k in r for r in rows)]
+    fig, axes = plt.subplots(1, len(keys), figsize=(3.2 * len(keys), 2.6), squeeze=False)
+    for ax, k in zip(axes[0], keys):
+        pts = [(r["kimg"], r[k]) for r in rows if k in r]
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], lw=0.8)
+        ax.set_xlabel("kimg"), ax.set_title(k, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
 def machine_info() -> dict:
     """Returns a short description of the machine (CPU, threads, torch, CUDA)."""
     return {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
@@ -116,11 +134,11 @@ def train_stylegan2(args) -> None:
     c = r1_every / (r1_every + 1)  # lazy-regularisation correction of D's Adam hyper-parameters
     opt_G = torch.optim.Adam(G.parameters(), lr=args.lr, betas=(0.0, 0.99), eps=1e-8)
     opt_D = torch.optim.Adam(D.parameters(), lr=args.lr * c, betas=(0.0, 0.99 ** c), eps=1e-8)
-    step, nimg, wall = 0, 0, 0.0
+    step, nimg, wall, cpu = 0, 0, 0.0, 0.0
     if state:
         G.load_state_dict(state["G"]), D.load_state_dict(state["D"]), G_ema.load_state_dict(state["G_ema"])
         opt_G.load_state_dict(state["opt_G"]), opt_D.load_state_dict(state["opt_D"])
-        step, nimg, wall = state["step"], state["nimg"], state["wall"]
+        step, nimg, wall, cpu = state["step"], state["nimg"], state["wall"], state.get("cpu", 0.0)
         set_rng_state(state["rng"])
         print(f"resumed from {run.ckpt_path} at step {step} ({nimg / 1000:.1f} kimg)")
     ema_kimg = batch * 10 / 32
@@ -140,11 +158,11 @@ def train_stylegan2(args) -> None:
 
     def checkpoint() -> None:
         export = {"kind": "stylegan2", "config": cfg.to_dict(), "state_dict": G_ema.state_dict(),
-                  "meta": {"step": step, "kimg": nimg / 1000, "wall_s": wall, "machine": machine_info(),
+                  "meta": {"step": step, "kimg": nimg / 1000, "wall_s": wall, "cpu_s": cpu, "machine": machine_info(),
                            "batch": batch, "lr": args.lr, "r1_gamma": r1_gamma}}
         run.save({"config": cfg.to_dict(), "G": G.state_dict(), "D": D.state_dict(), "G_ema": G_ema.state_dict(),
                   "opt_G": opt_G.state_dict(), "opt_D": opt_D.state_dict(), "step": step, "nimg": nimg,
-                  "wall": wall, "rng": rng_state()}, export)
+                  "wall": wall, "cpu": cpu, "rng": rng_state()}, export)
         with torch.no_grad():
             save_grid(G_ema.synthesis(G_ema.map_z_plus(grid_z), grid_noise), run.out / f"grid-{nimg // 1000:06d}kimg.png")
             save_grid(G_ema.synthesis(G_ema.map_z_plus(grid_z), grid_noise), run.out / "grid-latest.png")
@@ -154,7 +172,7 @@ def train_stylegan2(args) -> None:
     acc = {"loss_G": 0.0, "loss_D": 0.0, "r1": 0.0, "n": 0}
     t_last = time.time()
     while nimg < total:
-        t0 = time.time()
+        t0, c0 = time.time(), time.process_time()
         real = real_batch(step, batch, cfg.resolution, dev)
         # D step: softplus(D(fake)) + softplus(-D(real)), R1 on real every r1_every steps.
         with torch.no_grad():
@@ -185,14 +203,14 @@ def train_stylegan2(args) -> None:
                 p_ema.lerp_(p, 1.0 - beta)
             G_ema.w_avg.copy_(G.w_avg)
         step, nimg = step + 1, nimg + batch
-        wall += time.time() - t0
+        wall, cpu = wall + time.time() - t0, cpu + time.process_time() - c0
         bar.update(batch)
-        acc["loss_G"] += float(loss_G)
-        acc["loss_D"] += float(loss_D)
+        acc["loss_G"] += float(loss_G.detach())
+        acc["loss_D"] += float(loss_D.detach())
         acc["n"] += 1
         if step % args.log_every == 0:
             n = acc.pop("n")
-            row = {"step": step, "kimg": nimg / 1000, "wall_s": round(wall, 1),
+            row = {"step": step, "kimg": nimg / 1000, "wall_s": round(wall, 1), "cpu_s": round(cpu, 1),
                    "sec_per_kimg": round((time.time() - t_last) * 1000 / (n * batch), 1),
                    **{k: round(v / n, 4) for k, v in acc.items()}}
             row["r1"] = round(row["r1"] * r1_every, 4)
@@ -223,10 +241,10 @@ def train_glow(args) -> None:
     torch.manual_seed(args.seed)
     model = Glow(cfg, seed=args.seed).to(dev)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
-    step, nimg, wall, batch = 0, 0, 0.0, args.batch
+    step, nimg, wall, cpu, batch = 0, 0, 0.0, 0.0, args.batch
     if state:
         model.load_state_dict(state["model"]), opt.load_state_dict(state["opt"])
-        step, nimg, wall = state["step"], state["nimg"], state["wall"]
+        step, nimg, wall, cpu = state["step"], state["nimg"], state["wall"], state.get("cpu", 0.0)
         set_rng_state(state["rng"])
         print(f"resumed from {run.ckpt_path} at step {step} ({nimg / 1000:.1f} kimg)")
     else:
@@ -244,11 +262,11 @@ def train_glow(args) -> None:
         model.eval()
         bpd = heldout_bpd()
         export = {"kind": "glow", "config": cfg.to_dict(), "state_dict": model.state_dict(),
-                  "meta": {"step": step, "kimg": nimg / 1000, "wall_s": wall, "machine": machine_info(),
+                  "meta": {"step": step, "kimg": nimg / 1000, "wall_s": wall, "cpu_s": cpu, "machine": machine_info(),
                            "batch": batch, "lr": args.lr, "heldout_bpd_256": bpd}}
         run.save({"config": cfg.to_dict(), "model": model.state_dict(), "opt": opt.state_dict(), "step": step,
-                  "nimg": nimg, "wall": wall, "rng": rng_state()}, export)
-        run.log({"step": step, "kimg": nimg / 1000, "wall_s": round(wall, 1), "heldout_bpd": round(bpd, 4)})
+                  "nimg": nimg, "wall": wall, "cpu": cpu, "rng": rng_state()}, export)
+        run.log({"step": step, "kimg": nimg / 1000, "wall_s": round(wall, 1), "cpu_s": round(cpu, 1), "heldout_bpd": round(bpd, 4)})
         with torch.no_grad():
             imgs = model.sample(32, temperature=0.7, generator=torch.Generator(device=dev).manual_seed(123))
         save_grid(imgs.clamp(-1, 1), run.out / f"grid-{nimg // 1000:06d}kimg.png")
@@ -259,7 +277,7 @@ def train_glow(args) -> None:
     bar = tqdm(total=total, initial=nimg, unit="img", desc="glow")
     acc, n_acc, t_last = 0.0, 0, time.time()
     while nimg < total:
-        t0 = time.time()
+        t0, c0 = time.time(), time.process_time()
         x = dequantize(real_batch(step, batch, cfg.resolution, dev))
         loss = model.bits_per_dim(x).mean()
         for g in opt.param_groups:  # linear warm-up over the first 200 steps
@@ -269,11 +287,11 @@ def train_glow(args) -> None:
         gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), 50.0)
         opt.step()
         step, nimg = step + 1, nimg + batch
-        wall += time.time() - t0
+        wall, cpu = wall + time.time() - t0, cpu + time.process_time() - c0
         bar.update(batch)
         acc, n_acc = acc + float(loss.detach()), n_acc + 1
         if step % args.log_every == 0:
-            run.log({"step": step, "kimg": nimg / 1000, "wall_s": round(wall, 1), "bpd": round(acc / n_acc, 4),
+            run.log({"step": step, "kimg": nimg / 1000, "wall_s": round(wall, 1), "cpu_s": round(cpu, 1), "bpd": round(acc / n_acc, 4),
                      "grad_norm": round(float(gnorm), 2),
                      "sec_per_kimg": round((time.time() - t_last) * 1000 / (n_acc * batch), 1)})
             bar.set_postfix(bpd=round(acc / n_acc, 3))
@@ -308,23 +326,26 @@ def main(argv: list[str] | None = None) -> None:
     e.add_argument("model", choices=("stylegan2", "glow"))
     e.add_argument("--run", type=Path, required=True)
     e.add_argument("--name", required=True)
+    e.add_argument("--weights-dir", type=Path, default=None, help="default: data/weights")
     v = sub.add_parser("eval", help="compute the quality metrics of shipped models and write them to the cards")
     v.add_argument("names", nargs="+")
     v.add_argument("--n", type=int, default=2000)
     v.add_argument("--threads", type=int, default=1)
     args = p.parse_args(argv)
-    torch.set_num_threads(args.threads)
+    if getattr(args, "threads", None):
+        torch.set_num_threads(args.threads)
     if args.cmd == "stylegan2":
         train_stylegan2(args)
     elif args.cmd == "glow":
         train_glow(args)
     elif args.cmd == "export":
-        from gausslib.generators.zoo import export
-        export(args.run / "ema.pt", args.name)
+        from gausslib.generators import zoo
+        zoo.export(args.run / "ema.pt", args.name, weights_dir=args.weights_dir or zoo.WEIGHTS_DIR)
     else:
-        from gausslib.generators.evaluate import evaluate
+        from gausslib.generators.evaluate import evaluate, ood_figure
         for name in args.names:
             evaluate(name, n=args.n)
+        ood_figure()
 
 
 if __name__ == "__main__":

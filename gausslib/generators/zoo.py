@@ -1,0 +1,116 @@
+"""Shipped generator weights: load by name with SHA-256 verification, export from a training run.
+
+A weights file is a ``torch.save`` dict ``{"kind": "stylegan2"|"glow", "config": {...},
+"state_dict": {...}, "meta": {...}}``: the config rebuilds the architecture, so a file is
+self-contained. ``data/weights/checksums.json`` maps each shipped name to its file and SHA-256.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import torch
+from torch import nn
+
+WEIGHTS_DIR = Path(os.environ.get("GAUSSLIB_WEIGHTS", Path(__file__).resolve().parents[2] / "data" / "weights"))
+CHECKSUMS = "checksums.json"
+
+
+def sha256(path: Path) -> str:
+    """Returns the hex SHA-256 of the file at ``path``."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def checksums(weights_dir: Path = WEIGHTS_DIR) -> dict[str, dict]:
+    """Returns ``{name: {"file": ..., "sha256": ...}}`` recorded in ``weights_dir/checksums.json``."""
+    path = Path(weights_dir) / CHECKSUMS
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def available(weights_dir: Path = WEIGHTS_DIR) -> list[str]:
+    """Returns the names of the shipped models."""
+    return sorted(checksums(weights_dir))
+
+
+def build(payload: dict) -> nn.Module:
+    """Returns the model described by a weights payload (architecture from its config, weights loaded)."""
+    from gausslib.generators.glow import Glow, GlowConfig
+    from gausslib.generators.stylegan2 import Generator, StyleGAN2Config
+
+    kind = payload.get("kind")
+    if kind == "stylegan2":
+        model = Generator(StyleGAN2Config(**payload["config"]))
+    elif kind == "glow":
+        model = Glow(GlowConfig(**payload["config"]))
+    else:
+        raise ValueError(f"weights payload kind must be 'stylegan2' or 'glow', got {kind!r}")
+    model.load_state_dict(payload["state_dict"])
+    model.meta = payload.get("meta", {})
+    return model
+
+
+def resolve(name_or_path: str | Path, weights_dir: Path = WEIGHTS_DIR) -> tuple[Path, str | None]:
+    """Returns ``(file, expected sha256 or None)`` for a shipped name or a file path."""
+    table = checksums(weights_dir)
+    if str(name_or_path) in table:
+        entry = table[str(name_or_path)]
+        return Path(weights_dir) / entry["file"], entry["sha256"]
+    path = Path(name_or_path)
+    if path.suffix == ".pt" or path.exists():
+        by_file = {e["file"]: e["sha256"] for e in table.values()}
+        known = path.resolve().parent == Path(weights_dir).resolve() and path.name in by_file
+        return path, by_file[path.name] if known else None
+    raise ValueError(f"unknown generator {str(name_or_path)!r}: expected one of {sorted(table)} "
+                     f"(recorded in {Path(weights_dir) / CHECKSUMS}) or a path to a .pt file")
+
+
+def load(name_or_path: str | Path, device: str | torch.device = "cpu", weights_dir: Path = WEIGHTS_DIR) -> nn.Module:
+    """Returns a frozen eval-mode generator on ``device``: a shipped name (checksum-verified) or a file.
+
+    Raises ``FileNotFoundError`` for a missing file and ``ValueError`` for a checksum mismatch; both
+    name the file and the expected SHA-256.
+    """
+    path, expected = resolve(name_or_path, weights_dir)
+    if not path.exists():
+        raise FileNotFoundError(f"generator weights {path} not found (expected sha256 {expected}); "
+                                "run `make train` to reproduce them")
+    if expected is not None:
+        actual = sha256(path)
+        if actual != expected:
+            raise ValueError(f"checksum mismatch for {path}: expected sha256 {expected}, got {actual} "
+                             "(corrupted or replaced file; restore it from git or re-export it)")
+    payload = torch.load(path, map_location="cpu", weights_only=False)
+    model = build(payload)
+    return model.to(device).eval().requires_grad_(False)
+
+
+def export(src: Path, name: str, weights_dir: Path = WEIGHTS_DIR) -> Path:
+    """Writes a run's exportable weights ``src`` to ``weights_dir/name.pt`` and records its SHA-256."""
+    payload = torch.load(src, map_location="cpu", weights_only=False)
+    build(payload)  # refuse to ship a file that does not rebuild
+    weights_dir = Path(weights_dir)
+    weights_dir.mkdir(parents=True, exist_ok=True)
+    dst = weights_dir / f"{name}.pt"
+    slim = {k: payload[k] for k in ("kind", "config", "state_dict", "meta")}
+    log = Path(src).parent / "log.jsonl"
+    if log.exists():
+        from gausslib.train import plot_log
+
+        rows = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+        slim["meta"] = {**slim["meta"], "log_tail": [r for r in rows if "step" in r][-3:]}
+        plot_log(rows, weights_dir / f"{name}-losses.png")
+    slim["state_dict"] = {k: v.float() if v.is_floating_point() else v for k, v in slim["state_dict"].items()}
+    tmp = dst.with_suffix(".pt.tmp")
+    torch.save(slim, tmp)
+    os.replace(tmp, dst)
+    table = checksums(weights_dir)
+    table[name] = {"file": dst.name, "sha256": sha256(dst)}
+    (weights_dir / CHECKSUMS).write_text(json.dumps(table, indent=2, sort_keys=True) + "\n")
+    print(f"exported {src} -> {dst} (sha256 {table[name]['sha256']})")
+    return dst
