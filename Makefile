@@ -51,9 +51,15 @@ screenshots:
 bench: $(STAMP)
 	$(PY) -m gausslib.bench --out data/results/bench
 
+# Resumable: runs/ keeps checkpoints; re-running continues where the last run stopped.
+SG2_KIMG ?= 3000
+GLOW_KIMG ?= 3000
 train: $(STAMP)
-	$(PY) -m gausslib.train stylegan2 --out data/weights/runs/stylegan2 --resume
-	$(PY) -m gausslib.train glow --out data/weights/runs/glow --resume
+	$(PY) -m gausslib.train stylegan2 --out runs/stylegan2 --kimg $(SG2_KIMG) --resume
+	$(PY) -m gausslib.train export stylegan2 --run runs/stylegan2 --name stylegan2-phantom64
+	$(PY) -m gausslib.train glow --out runs/glow --kimg $(GLOW_KIMG) --resume
+	$(PY) -m gausslib.train export glow --run runs/glow --name glow-phantom64
+	$(PY) -m gausslib.train eval stylegan2-phantom64 glow-phantom64
 
 clean:
 	rm -rf book/_build
