@@ -17,7 +17,7 @@ import torch
 from ._validate import check_patches
 
 __all__ = ["inv_sqrtm", "inv_sqrtm_newton_schulz", "zca_whiten", "iterative_whiten", "symmetric_decorrelation",
-           "covariance"]
+           "covariance", "polar_eigh", "polar_backward"]
 
 
 class _InvSqrtm(torch.autograd.Function):
@@ -101,6 +101,37 @@ def iterative_whiten(X: torch.Tensor, eps: float = 1e-3, iters: int = 20, *, ret
     return (Y, M) if return_matrix else Y
 
 
+def polar_eigh(V: torch.Tensor):
+    """Return ``(U, Q, s)``: ``U = V (VᵀV)^{-1/2}`` with ``VᵀV = Q diag(s²) Qᵀ``."""
+    L, Q = torch.linalg.eigh(V.transpose(-1, -2) @ V)
+    s = L.clamp_min(torch.finfo(V.dtype).tiny ** 0.5).sqrt()
+    VQ = V @ Q
+    return (VQ / s.unsqueeze(-2)) @ Q.transpose(-1, -2), Q, s
+
+
+def polar_backward(U: torch.Tensor, Q: torch.Tensor, s: torch.Tensor, gU: torch.Tensor) -> torch.Tensor:
+    """Return ∂L/∂V for ``U = polar(V)``: ``U Q [(Qᵀ(A − Aᵀ)Q) ⊘ (s_i + s_j)] Qᵀ``, ``A = UᵀŪ``.
+
+    Only ``1/(s_i + s_j)`` appears, finite for repeated singular values (unlike ``eigh``'s backward).
+    """
+    A = U.transpose(-1, -2) @ gU
+    Qt = Q.transpose(-1, -2)
+    K = Qt @ (A - A.transpose(-1, -2)) @ Q
+    return (U @ Q) @ (K / (s.unsqueeze(-1) + s.unsqueeze(-2))) @ Qt
+
+
+class _Polar(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, V):
+        U, Q, s = polar_eigh(V)
+        ctx.save_for_backward(U, Q, s)
+        return U
+
+    @staticmethod
+    def backward(ctx, gU):
+        return polar_backward(*ctx.saved_tensors, gU)
+
+
 def symmetric_decorrelation(W: torch.Tensor, method: str = "eigh", iters: int = 8) -> torch.Tensor:
     """Return the orthogonal polar factor ``W (WᵀW)^{-1/2}: [B, d, d]`` of ``W: [B, d, d]``.
 
@@ -108,7 +139,7 @@ def symmetric_decorrelation(W: torch.Tensor, method: str = "eigh", iters: int = 
     ``U ← 1.5U − 0.5 U UᵀU`` from ``U = W / ‖W‖₂ bound``).
     """
     if method == "eigh":
-        return W @ inv_sqrtm(W.transpose(-1, -2) @ W)
+        return _Polar.apply(W)
     if method == "newton_schulz":
         U = W / _spectral_bound(W)
         for _ in range(iters):

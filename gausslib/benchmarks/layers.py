@@ -1,0 +1,79 @@
+"""Forward/backward medians of the Gaussianization stack, against the authors' implementation.
+
+Rows: layer combination (ICA, ICA+YJ, ICA+Lambert, ICA+YJ+Lambert+standardisation) × the three
+paper shapes × input (Gaussian; heavy-tailed Tukey-h, δ = 0.3, which the Lambert layer cannot
+skip) × threads (1 and all), float32, batch of one. ``forward_ms`` builds the autograd graph as
+an inversion does; ``backward_ms`` is the backward pass alone. Anchors: the authors' code,
+forward + backward on one thread of this machine, for the full stack; target ≥ 30× faster.
+"""
+from __future__ import annotations
+
+import os
+import statistics
+import time
+
+import torch
+
+from ..bench import _sync, median_time
+from ..layers import GaussianizationLayers
+
+SHAPES = {"SG2 style": (224, 32), "SG2 noise": (2730, 64), "Glow": (256, 192)}
+ANCHOR_MS = {"SG2 style": 350.0, "SG2 noise": 4500.0, "Glow": 2260.0}
+CONFIGS = {
+    "ICA": dict(yeo_johnson=False, lambert=False, standardize=False),
+    "ICA+YJ": dict(lambert=False, standardize=False),
+    "ICA+Lambert": dict(yeo_johnson=False, standardize=False),
+    "ICA+YJ+Lambert+std": dict(),
+}
+TARGET_SPEEDUP = 30.0
+
+
+def _input(kind: str, n: int, d: int, device) -> torch.Tensor:
+    g = torch.Generator().manual_seed(0)
+    u = torch.randn(1, n, d, generator=g)
+    x = u if kind == "gaussian" else u * torch.exp(0.15 * u * u)
+    return x.to(device)
+
+
+def _backward_median(layers, X, weight, repeats: int, warmup: int, device) -> float:
+    times = []
+    for i in range(warmup + repeats):
+        out = (layers(X) * weight).sum()
+        _sync(device)
+        t0 = time.perf_counter()
+        out.backward()
+        _sync(device)
+        if i >= warmup:
+            times.append(time.perf_counter() - t0)
+        X.grad = None
+    return statistics.median(times)
+
+
+def run(quick: bool = False) -> list[dict]:
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    repeats, warmup = (3, 1) if quick else (9, 2)
+    threads_before = torch.get_num_threads()
+    rows = []
+    try:
+        for threads in sorted({1, os.cpu_count() or 1}):
+            torch.set_num_threads(threads)
+            for name, (n, d) in SHAPES.items():
+                for kind in ("gaussian", "heavy"):
+                    X = _input(kind, n, d, device).requires_grad_()
+                    weight = torch.randn(X.shape, generator=torch.Generator().manual_seed(1)).to(device)
+                    for config, flags in CONFIGS.items():
+                        layers = GaussianizationLayers(**flags)
+                        fwd = median_time(lambda: layers(X), repeats=repeats, warmup=warmup, device=device)
+                        bwd = _backward_median(layers, X, weight, repeats, warmup, device)
+                        total = 1e3 * (fwd + bwd)
+                        row = {"layers": config, "latent": name, "shape": f"{n}x{d}", "input": kind,
+                               "threads": threads, "device": device.type, "forward_ms": 1e3 * fwd,
+                               "backward_ms": 1e3 * bwd, "total_ms": total}
+                        full = config == "ICA+YJ+Lambert+std"
+                        row["authors_1thread_ms"] = ANCHOR_MS[name] if full else None
+                        row["target_ms"] = ANCHOR_MS[name] / TARGET_SPEEDUP if full else None
+                        row["speedup"] = ANCHOR_MS[name] / total if full else None
+                        rows.append(row)
+    finally:
+        torch.set_num_threads(threads_before)
+    return rows
