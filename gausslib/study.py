@@ -13,7 +13,8 @@ Targets (``--targets``): ``generator`` — drawn from the generator with seeds n
 inversion (StyleGAN2: one style vector for all inputs and its own noise; inversion uses z+),
 ``phantom`` — held-out phantoms of the training distribution (seeds < 10 000, never trained on),
 ``ood`` — the tumour phantoms (out of distribution). Each run also appends its command line,
-machine and wall time to ``runs.jsonl`` beside the results.
+machine, generator checksum and wall time to ``runs.jsonl`` beside the results (a file made
+with one generator is never resumed with another).
 
 Examples::
 
@@ -272,15 +273,38 @@ def _lpips(problem: Problem, res: InversionResult) -> torch.Tensor:
     return metrics.lpips(x, ref, problem.data_range, problem.data_min).reshape(N, R)
 
 
+def _log_run(out: Path, entry: dict) -> None:
+    with (out.parent / "runs.jsonl").open("a") as f:
+        f.write(json.dumps({"out": out.name, **entry}) + "\n")
+
+
+def _check_same_generator(out: Path, sha: str) -> None:
+    """Raise ValueError when ``out`` already holds records made with a different generator file."""
+    if not read_records(out):
+        return
+    other = {r.get("generator_sha256") for r in read_records(out.parent / "runs.jsonl")
+             if r.get("out") == out.name} - {sha, None}
+    if other:
+        raise ValueError(f"generator: {out} holds results of another generator (sha256 {sorted(other)}), "
+                         f"this one is {sha}; resuming would mix them — choose another --out")
+
+
 def run(args) -> None:
     """Run the protocol of ``args`` (see :func:`main`), appending records to ``args.out``."""
     from gausslib.generators import load
+    from gausslib.generators.zoo import resolve, sha256
 
     torch.set_num_threads(args.threads)
     G = load(args.generator).requires_grad_(False)
+    sha = sha256(resolve(args.generator)[0])
     size = G.resolution
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    _check_same_generator(out, sha)
+    command = "python -m gausslib.study " + " ".join(shlex.quote(a) for a in args.argv)
+    _log_run(out, {"event": "start", "command": command, "generator": str(args.generator),
+                   "generator_sha256": sha, "machine": machine(), "threads": args.threads,
+                   "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
     done = {_key(r["problem"], r["setting"], r["method"], r["variant"], r["image"])
             for r in read_records(out) if r.get("restart") == "best"}
     t_start = time.time()
@@ -303,12 +327,9 @@ def run(args) -> None:
                 best = [r for r in recs if r["restart"] == "best"]
                 print(f"{args.problem} {setting} {cell.method} {cell.variant} images {ids}: PSNR "
                       + " ".join(f"{r['psnr']:.2f}" for r in best) + f"  ({res.seconds:.1f} s)", flush=True)
-    meta = {"command": "python -m gausslib.study " + " ".join(shlex.quote(a) for a in args.argv),
-            "generator": str(args.generator), "machine": machine(), "threads": args.threads,
-            "images_run": n_new, "wall_seconds": time.time() - t_start,
-            "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-    with (out.parent / "runs.jsonl").open("a") as f:
-        f.write(json.dumps(meta) + "\n")
+    _log_run(out, {"event": "finish", "command": command, "generator_sha256": sha, "images_run": n_new,
+                   "wall_seconds": time.time() - t_start,
+                   "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
 
 
 # --------------------------------------------------------------------------------- summarize

@@ -55,6 +55,7 @@ def test_mri_quick_records_resume_and_summary(weights, tmp_path, capsys):
     assert len(out.read_text().splitlines()) == len(recs)
     runs = [json.loads(line) for line in (tmp_path / "runs.jsonl").read_text().splitlines()]
     assert runs[-1]["images_run"] == 0 and "gausslib.study mri" in runs[-1]["command"]
+    assert runs[0]["event"] == "start" and len(runs[0]["generator_sha256"]) == 64
     capsys.readouterr()
     _run(["summarize", str(out), "--csv", str(tmp_path / "summary.csv")])
     table = capsys.readouterr().out
@@ -99,6 +100,19 @@ def test_bad_arguments(weights, tmp_path, extra, match):
     with pytest.raises(ValueError, match=match):
         _run(["mri", "--quick", "--generator", str(weights / "sg2.pt"), "--out", str(tmp_path / "x.jsonl"),
               *SMALL, *extra])
+
+
+def test_results_of_another_generator_are_not_resumed(weights, tmp_path):
+    out = tmp_path / "mri.jsonl"
+    base = ["mri", "--quick", "--images", "1", "--methods", "tv", "--out", str(out), *SMALL]
+    _run([*base, "--generator", str(weights / "sg2.pt")])
+    G = tiny_stylegan2(resolution=16)
+    with torch.no_grad():
+        G.w_avg.add_(1.0)  # another set of weights
+    other = tmp_path / "other.pt"
+    torch.save({"kind": "stylegan2", "config": G.cfg.to_dict(), "state_dict": G.state_dict(), "meta": {}}, other)
+    with pytest.raises(ValueError, match="generator"):
+        _run([*base, "--generator", str(other)])
 
 
 def test_stylegan_only_methods_refuse_glow(weights, tmp_path):
