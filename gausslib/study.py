@@ -170,8 +170,23 @@ class Cell:
     run: Callable[[Problem], InversionResult]
 
 
-def cells(args, G) -> list[Cell]:
-    """Return the (method, variant, runner) cells the arguments ask for."""
+TV_GRID = {"mri": [0.003, 0.01, 0.03, 0.1], "deblur": [0.03, 0.1, 0.3], "eikonal": [0.3, 1.0, 3.0, 10.0]}
+VALIDATION_IDS = [900, 901, 902]  # targets for tuning only, never in a results table
+
+
+def select_tv_lam(args, G, setting: dict) -> float:
+    """Return the TV weight of ``TV_GRID`` with the best mean PSNR on the validation targets."""
+    from gausslib import baselines
+
+    x = targets(G, setting["targets"], VALIDATION_IDS, G.resolution)
+    prob = build_problem(args.problem, setting, x, VALIDATION_IDS)
+    scores = [float(baselines.tv(prob, lam=lam, iters=args.tv_iters, progress=False).metrics["psnr"].mean())
+              for lam in TV_GRID[args.problem]]
+    return TV_GRID[args.problem][max(range(len(scores)), key=scores.__getitem__)]
+
+
+def cells(args, G, setting: dict) -> list[Cell]:
+    """Return the (method, variant, runner) cells the arguments ask for in ``setting``."""
     from gausslib import baselines, reparam
 
     is_glow = not hasattr(G, "num_ws")
@@ -193,8 +208,10 @@ def cells(args, G) -> list[Cell]:
         if method in STYLEGAN_ONLY and is_glow:
             raise ValueError(f"methods: {method!r} needs a StyleGAN2 generator, got Glow")
         if method == "tv":
-            out.append(Cell("tv", {"lam": args.tv_lam}, lambda prob: baselines.tv(
-                prob, lam=args.tv_lam, iters=args.tv_iters, history_every=args.history_every,
+            lam = select_tv_lam(args, G, setting) if args.tv_lam is None else args.tv_lam
+            variant = {"lam": lam, "lam_from": "validation" if args.tv_lam is None else "given"}
+            out.append(Cell("tv", variant, lambda prob, lam=lam: baselines.tv(
+                prob, lam=lam, iters=args.tv_iters, history_every=args.history_every,
                 progress=args.progress)))
         elif method == "raw":
             for beta in args.betas:
@@ -309,11 +326,12 @@ def run(args) -> None:
             for r in read_records(out) if r.get("restart") == "best"}
     t_start = time.time()
     n_new = 0
-    all_cells = cells(args, G)
     ids_all = list(range(args.first_image, args.first_image + args.images))
+    if set(ids_all) & set(VALIDATION_IDS):
+        raise ValueError(f"images: ids {sorted(set(ids_all) & set(VALIDATION_IDS))} are reserved for tuning")
     for setting in settings(args):
         x_all = targets(G, setting["targets"], ids_all, size)
-        for cell in all_cells:
+        for cell in cells(args, G, setting):
             todo = [i for i in ids_all if _key(args.problem, setting, cell.method, cell.variant, i) not in done]
             for b in range(0, len(todo), args.batch_images):
                 ids = todo[b : b + args.batch_images]
@@ -392,7 +410,8 @@ def parser() -> argparse.ArgumentParser:
         s.add_argument("--iters", type=int, default=300, help="L-BFGS iterations")
         s.add_argument("--adam-iters", type=int, default=1000, help="Adam iterations (CSGM-w, NoiseReg)")
         s.add_argument("--tv-iters", type=int, default=300)
-        s.add_argument("--tv-lam", type=float, default={"mri": 0.01, "deblur": 0.05, "eikonal": 1.0}[name])
+        s.add_argument("--tv-lam", type=float, default=None,
+                       help=f"TV weight (default: the best of {TV_GRID[name]} on validation targets {VALIDATION_IDS})")
         s.add_argument("--csgmw-lam", type=float, default=1e-3)
         s.add_argument("--csgmw-lr", type=float, default=0.05)
         s.add_argument("--betas", type=float, nargs="+", default=[0.0], help="β of the raw method")
