@@ -331,10 +331,14 @@ def run(args) -> None:
         raise ValueError(f"images: ids {sorted(set(ids_all) & set(VALIDATION_IDS))} are reserved for tuning")
     for setting in settings(args):
         x_all = targets(G, setting["targets"], ids_all, size)
-        for cell in cells(args, G, setting):
-            todo = [i for i in ids_all if _key(args.problem, setting, cell.method, cell.variant, i) not in done]
-            for b in range(0, len(todo), args.batch_images):
-                ids = todo[b : b + args.batch_images]
+        setting_cells = cells(args, G, setting)
+        # image-major: every finished image has all methods, so partial tables compare like with like
+        for b in range(0, len(ids_all), args.batch_images):
+            for cell in setting_cells:
+                ids = [i for i in ids_all[b : b + args.batch_images]
+                       if _key(args.problem, setting, cell.method, cell.variant, i) not in done]
+                if not ids:
+                    continue
                 x = x_all[[i - args.first_image for i in ids]]
                 prob = build_problem(args.problem, setting, x, ids)
                 res = cell.run(prob)
