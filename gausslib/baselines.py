@@ -51,11 +51,11 @@ def _start_image(problem: Problem, shape: Sequence[int]) -> torch.Tensor:
     adjoint = getattr(problem.operator, "adjoint", None)
     if adjoint is not None:
         return adjoint(y).real.clamp(lo, hi) if torch.is_complex(y) else adjoint(y).clamp(lo, hi)
-    levels = torch.linspace(lo, hi, 9, dtype=y.real.dtype)
+    levels = torch.linspace(lo, hi, 9, dtype=y.real.dtype, device=y.device)
     N = y.shape[0]
     with torch.no_grad():
-        misfits = torch.stack([problem.misfit(torch.full((N, *shape), float(v), dtype=levels.dtype), y)
-                               for v in levels])
+        misfits = torch.stack([problem.misfit(torch.full((N, *shape), float(v), dtype=levels.dtype,
+                                                         device=y.device), y) for v in levels])
     best = levels[misfits.argmin(0)]
     return best.reshape(N, 1, 1, 1).expand(N, *shape).clone()
 
@@ -96,7 +96,7 @@ def tv(problem: Problem, *, lam: float = 0.01, iters: int = 300, eps: float = 1e
     x_true = problem.x_true
     record = _Recorder(problem, _Identity, x_true, history_every, None, dashboard=False)
     N = x.shape[0]
-    L = torch.ones(N, dtype=x.dtype)
+    L = torch.ones(N, dtype=x.dtype, device=x.device)
     t = 1.0
     z, x_prev = x.clone(), x.clone()
     t0 = time.perf_counter()
@@ -107,7 +107,7 @@ def tv(problem: Problem, *, lam: float = 0.01, iters: int = 300, eps: float = 1e
     for it in tqdm(range(1, iters + 1), desc="tv", disable=not progress, leave=False):
         f_z, g = value_and_grad(z)
         L = L * 0.9
-        searching = torch.ones(N, dtype=torch.bool)
+        searching = torch.ones(N, dtype=torch.bool, device=x.device)
         x_new = z
         for _ in range(40):
             cand = (z - g / L.view(view)).clamp(lo, hi)
@@ -166,7 +166,7 @@ def _w_statistics(G, samples: int, seed: int) -> dict[str, torch.Tensor]:
     v = _gaussianize_w(w)
     v_mean = v.mean(0)
     cov = torch.cov(v.T)
-    cov = cov + 1e-6 * cov.trace() / cov.shape[0] * torch.eye(cov.shape[0], dtype=cov.dtype)
+    cov = cov + 1e-6 * cov.trace() / cov.shape[0] * torch.eye(cov.shape[0], dtype=cov.dtype, device=cov.device)
     evals, evecs = torch.linalg.eigh(cov)
     v_whiten = evecs @ torch.diag(evals.rsqrt()) @ evecs.T
     return {k: t.to(param.dtype) for k, t in

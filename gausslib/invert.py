@@ -222,7 +222,7 @@ def run_batch(objective, x0: torch.Tensor, *, optimizer: str, iters: int, record
 def _best_of(values: torch.Tensor, images: torch.Tensor, lower: bool) -> tuple[torch.Tensor, torch.Tensor]:
     """Return ``(best images [N, C, H, W], restart index [N])`` from values ``[N, R]``."""
     idx = values.argmin(1) if lower else values.argmax(1)
-    return images[torch.arange(images.shape[0]), idx], idx
+    return images[torch.arange(images.shape[0], device=images.device), idx], idx
 
 
 def collect(problem: Problem, images: torch.Tensor, loss: torch.Tensor, params: torch.Tensor,
