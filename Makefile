@@ -61,5 +61,16 @@ train: $(STAMP)
 	$(PY) -m gausslib.train export glow --run runs/glow --name glow-phantom64
 	$(PY) -m gausslib.train eval stylegan2-phantom64 glow-phantom64
 
+# The paper's studies on the shipped generators (resumable: a rerun skips finished images).
+STUDY := $(PY) -m gausslib.study
+study: $(STAMP)
+	$(STUDY) mri --accel 8 --snr 20 10 --methods tv spherical csgmw noisereg orthogonal glayers
+	$(STUDY) mri --accel 8 --snr 20 --methods glayers --ablation
+	$(STUDY) mri --accel 2 --snr 20 --methods tv spherical csgmw noisereg orthogonal glayers
+	$(STUDY) mri --accel 8 --snr 20 --targets ood --methods tv spherical glayers
+	$(STUDY) deblur --methods spherical orthogonal raw glayers --betas 0 0.01 0.1 1 --inaccurate 2.5
+	$(STUDY) eikonal --methods tv spherical glayers
+	$(STUDY) summarize
+
 clean:
 	rm -rf book/_build
