@@ -29,7 +29,8 @@ def taylor_test(f, x: torch.Tensor, direction: torch.Tensor | None = None, steps
     """Return the Taylor test of ``f`` at ``x``: residuals per step and fitted log-log slopes.
 
     f: ``x ↦`` tensor (reduced to a scalar by a fixed random weighting if not scalar).
-    direction: default a random unit vector (seeded); steps: default ``0.1 · 2^{-k}``, k = 0..9.
+    direction: default a random unit vector (seeded); steps: default ``10^{-2} ‖x‖ · 2^{-k}``,
+    k = 0..9 (relative to ‖x‖, so that a unit direction moves each entry by a fixed fraction).
     Returns a dict with ``steps``, ``r1``, ``r2`` (lists), ``slope1``, ``slope2`` (least-squares
     slopes over the steps whose residual stays above the rounding ``floor``), ``f0`` and
     ``passed`` (``slope2 ≥ 1.9``, or every ``r2`` below the floor: f is linear along p).
@@ -40,7 +41,10 @@ def taylor_test(f, x: torch.Tensor, direction: torch.Tensor | None = None, steps
         direction = direction / torch.linalg.vector_norm(direction)
     if direction.shape != x.shape:
         raise ValueError(f"direction of shape {tuple(direction.shape)} must match x of shape {tuple(x.shape)}")
-    steps = torch.tensor([0.1 * 2.0 ** -k for k in range(10)] if steps is None else list(steps), dtype=torch.float64)
+    if steps is None:
+        scale = 1e-2 * max(float(torch.linalg.vector_norm(x.detach())), 1e-3)
+        steps = [scale * 2.0 ** -k for k in range(10)]
+    steps = torch.tensor(list(steps), dtype=torch.float64)
     weight = None
 
     def scalar(z):

@@ -44,7 +44,7 @@ def fastica_step(X: torch.Tensor, W: torch.Tensor, update: str = "paper", dampin
 class _PaperFastICA(torch.autograd.Function):
     """The damped FastICA loop with eigh decorrelation and a hand-written backward pass.
 
-    Same function as the unrolled autograd loop; storing ``(W, G, U, Q, s)`` per iteration and
+    Same function as the unrolled autograd loop; storing ``(W, G, E[g'], UQ, Q, s)`` per iteration and
     reversing by hand avoids autograd's bookkeeping, most of the cost at small d.
     """
 
@@ -58,8 +58,8 @@ class _PaperFastICA(torch.autograd.Function):
             G = _tanh(X @ W)
             Egp = 1.0 - (G * G).mean(dim=-2, keepdim=True)
             V = torch.baddbmm(W * Egp, Xt, G, beta=-1.0, alpha=damping / n)
-            U, Q, s = polar_eigh(V)
-            tape.append((W, G, Egp, U, Q, s))
+            U, UQ, Q, s = polar_eigh(V)
+            tape.append((W, G, Egp, UQ, Q, s))
             W = U
         ctx.tape, ctx.damping = tape, damping
         ctx.save_for_backward(X, W)
@@ -72,8 +72,8 @@ class _PaperFastICA(torch.autograd.Function):
         c = ctx.damping / n
         gX = gY @ W.transpose(-1, -2)
         gW = X.transpose(-1, -2) @ gY + (gW if gW is not None else 0.0)
-        for Wk, G, Egp, U, Q, s in reversed(ctx.tape):
-            gV = polar_backward(U, Q, s, gW)
+        for Wk, G, Egp, UQ, Q, s in reversed(ctx.tape):
+            gV = polar_backward(UQ, Q, s, gW)
             gEgp = -(gV * Wk).sum(dim=-2, keepdim=True)
             gG = c * (X @ gV) - (2.0 / n) * G * gEgp
             gYk = gG * (1.0 - G * G)

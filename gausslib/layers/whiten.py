@@ -102,29 +102,28 @@ def iterative_whiten(X: torch.Tensor, eps: float = 1e-3, iters: int = 20, *, ret
 
 
 def polar_eigh(V: torch.Tensor):
-    """Return ``(U, Q, s)``: ``U = V (VᵀV)^{-1/2}`` with ``VᵀV = Q diag(s²) Qᵀ``."""
+    """Return ``(U, UQ, Q, s)``: ``U = V (VᵀV)^{-1/2}`` with ``VᵀV = Q diag(s²) Qᵀ`` and ``UQ = U Q``."""
     L, Q = torch.linalg.eigh(V.transpose(-1, -2) @ V)
     s = L.clamp_min(torch.finfo(V.dtype).tiny ** 0.5).sqrt()
-    VQ = V @ Q
-    return (VQ / s.unsqueeze(-2)) @ Q.transpose(-1, -2), Q, s
+    UQ = (V @ Q) / s.unsqueeze(-2)
+    return UQ @ Q.transpose(-1, -2), UQ, Q, s
 
 
-def polar_backward(U: torch.Tensor, Q: torch.Tensor, s: torch.Tensor, gU: torch.Tensor) -> torch.Tensor:
-    """Return ∂L/∂V for ``U = polar(V)``: ``U Q [(Qᵀ(A − Aᵀ)Q) ⊘ (s_i + s_j)] Qᵀ``, ``A = UᵀŪ``.
+def polar_backward(UQ: torch.Tensor, Q: torch.Tensor, s: torch.Tensor, gU: torch.Tensor) -> torch.Tensor:
+    """Return ∂L/∂V for ``U = polar(V)``: ``UQ [(K − Kᵀ) ⊘ (s_i + s_j)] Qᵀ``, ``K = (UQ)ᵀ Ū Q``.
 
-    Only ``1/(s_i + s_j)`` appears, finite for repeated singular values (unlike ``eigh``'s backward).
+    (The skew part of ``UᵀŪ`` in the eigenbasis, divided by ``s_i + s_j``.) Only ``1/(s_i + s_j)``
+    appears: finite on repeated singular values, unlike ``eigh``'s own backward.
     """
-    A = U.transpose(-1, -2) @ gU
-    Qt = Q.transpose(-1, -2)
-    K = Qt @ (A - A.transpose(-1, -2)) @ Q
-    return (U @ Q) @ (K / (s.unsqueeze(-1) + s.unsqueeze(-2))) @ Qt
+    K = UQ.transpose(-1, -2) @ (gU @ Q)
+    return UQ @ ((K - K.transpose(-1, -2)) / (s.unsqueeze(-1) + s.unsqueeze(-2))) @ Q.transpose(-1, -2)
 
 
 class _Polar(torch.autograd.Function):
     @staticmethod
     def forward(ctx, V):
-        U, Q, s = polar_eigh(V)
-        ctx.save_for_backward(U, Q, s)
+        U, UQ, Q, s = polar_eigh(V)
+        ctx.save_for_backward(UQ, Q, s)
         return U
 
     @staticmethod

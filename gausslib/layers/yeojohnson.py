@@ -21,7 +21,7 @@ import math
 import torch
 
 from ..implicit import implicit_solve
-from ._ops import blend, mean_dot, per_item
+from ._ops import blend, mean_products, per_item
 from ._validate import check_patches
 
 __all__ = ["yeo_johnson", "fit_yeo_johnson", "yeo_johnson_transform"]
@@ -73,9 +73,10 @@ def _llf_prepared(lam: torch.Tensor, prep):
     psi = s * phi
     c = psi - psi.mean(-1, keepdim=True)
     cl = phi_a - phi_a.mean(-1, keepdim=True)
-    var = mean_dot(c, c).clamp_min(torch.finfo(t.dtype).tiny ** 0.5)
-    r = 2.0 * mean_dot(c, phi_a) / var
-    d2var = 2.0 * mean_dot(cl, cl) + 2.0 * mean_dot(c, s * phi_aa)
+    P = mean_products([c, cl], [c, phi_a, cl, s * phi_aa])
+    var = P[:, 0, 0].clamp_min(torch.finfo(t.dtype).tiny ** 0.5)
+    r = 2.0 * P[:, 0, 1] / var
+    d2var = 2.0 * P[:, 1, 2] + 2.0 * P[:, 0, 3]
     h = -0.5 * r + st_mean
     dh = -0.5 * (d2var / var - r * r)
     return h, dh
@@ -97,7 +98,7 @@ def _bracket(x: torch.Tensor):
     return lo, hi
 
 
-def fit_yeo_johnson(X: torch.Tensor, iters: int = 8) -> torch.Tensor:
+def fit_yeo_johnson(X: torch.Tensor, iters: int = 6) -> torch.Tensor:
     """Return λ*: [B], the maximum-likelihood Yeo-Johnson power of all entries of ``X: [B, n, d]``.
 
     Differentiable: implicit function theorem inside the search range; at an end of the range
@@ -111,7 +112,7 @@ def fit_yeo_johnson(X: torch.Tensor, iters: int = 8) -> torch.Tensor:
                           solver_fn=lambda lam: _llf_prepared(lam, prep))
 
 
-def yeo_johnson(X: torch.Tensor, iters: int = 8):
+def yeo_johnson(X: torch.Tensor, iters: int = 6):
     """Return ``(ψ(λ*, X): [B, n, d], λ*: [B])``: the Yeo-Johnson layer with a fitted power per item."""
     lam = fit_yeo_johnson(X, iters)
     return yeo_johnson_transform(X, lam), lam
