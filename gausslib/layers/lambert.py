@@ -19,7 +19,7 @@ import torch
 
 from ..implicit import implicit_solve
 from ..stats import kurtosis
-from ._ops import blend, mean_products, per_item
+from ._ops import blend, fast_exp, mean_products, per_item
 from ._validate import check_patches
 
 __all__ = ["lambertw", "lambert_w_delta", "lambert_gaussianize", "lambert_transform"]
@@ -29,7 +29,7 @@ HALLEY_STEPS = 2          # from Winitzki's start: 1e-15 relative in float64 on 
 
 def _halley(w: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
     """Return one Halley step for ``w e^w = z``, written with ``f e^{-w} = w − z e^{-w}`` (no overflow)."""
-    f = w - z * torch.exp(-w)
+    f = w - z * fast_exp(-w)
     w1 = w + 1.0
     return w - f / (w1 - (w1 + 1.0) * f / (2.0 * w1))
 
@@ -121,7 +121,7 @@ class _PreparedKurtosis:
 
     def __call__(self, b: torch.Tensor):
         w = _lambertw_forward(torch.exp(b)[:, None] * self.u2)
-        return _kurtosis_moments(self.u * torch.exp(-0.5 * w), w)
+        return _kurtosis_moments(self.u * fast_exp(-0.5 * w), w)
 
 
 def _start(y: torch.Tensor) -> torch.Tensor:
