@@ -150,14 +150,15 @@ class _Recorder:
         self.rows: dict[str, list[torch.Tensor]] = {}
         self.iterations: list[int] = []
 
-    def __call__(self, it: int, p: torch.Tensor, loss: torch.Tensor, final: bool = False) -> None:
+    def __call__(self, it: int, p: torch.Tensor, loss, final: bool = False) -> None:
+        """Record iteration ``it`` if due; ``loss``: ``[B]`` or a callable returning it (evaluated only then)."""
         if it % self.every and not final:
             return
         if self.iterations and self.iterations[-1] == it:
             return
         with torch.no_grad():
             x = self.bound.images(p)
-            row = {"loss": loss.detach().double()}
+            row = {"loss": (loss() if callable(loss) else loss).detach().double()}
             if self.x_true is not None:
                 row.update(self.problem.quality(x, self.x_true))
             if self.dashboard:
@@ -181,7 +182,8 @@ def run_batch(objective, x0: torch.Tensor, *, optimizer: str, iters: int, record
 
     ``objective(p: [B, D]) -> [B]``; ``record(it, p, loss, final=False)`` is called after every
     iteration (it decides itself whether to record). Adam: per-coordinate, so items stay
-    independent; ``schedule(i, iters)`` scales the step, ``project(p)`` runs after each step.
+    independent; ``schedule(i, iters)`` is called before step i (its lr factor; a bound may also
+    redraw step-dependent state, e.g. NoiseReg's w perturbation), ``project(p)`` after it.
     """
     bar = tqdm(total=iters, desc=desc, disable=not progress, leave=False)
     if optimizer == "lbfgs":
@@ -195,25 +197,29 @@ def run_batch(objective, x0: torch.Tensor, *, optimizer: str, iters: int, record
                 bar.set_postfix(loss=f"{float(opt.loss.mean()):.4g}", active=int(opt.active.sum()))
         p, loss, evaluations = opt.x, opt.loss, opt.evaluations
     else:
+        # the StyleGAN2 projector's order: schedule (lr, perturbation) → loss → step → project
         p = x0.detach().clone().requires_grad_(True)
         adam = torch.optim.Adam([p], lr=lr)
-        loss = objective(p)
-        record(0, p, loss)
+        current = lambda: objective(p).detach()  # noqa: E731 - the loss at p, for the record
+        record(0, p, current)
         for it in range(1, iters + 1):
             if schedule is not None:
                 adam.param_groups[0]["lr"] = lr * schedule(it - 1, iters)
             adam.zero_grad(set_to_none=True)
+            loss = objective(p)
             loss.sum().backward()
             adam.step()
             if project is not None:
                 with torch.no_grad():
                     p.copy_(project(p))
-            loss = objective(p)
-            record(it, p, loss)
+            record(it, p, current)
             bar.update(1)
             if it % 10 == 0:
                 bar.set_postfix(loss=f"{float(loss.detach().mean()):.4g}")
-        p, loss, evaluations = p.detach(), loss.detach(), iters + 1
+        p = p.detach()
+        with torch.no_grad():
+            loss = objective(p)
+        evaluations = iters + 1
     record(iters, p, loss, final=True)
     bar.close()
     return p, loss, evaluations
