@@ -5,6 +5,7 @@ import torch
 
 from gausslib import phantoms, swd, train
 from gausslib.generators import load
+from gausslib.generators.evaluate import evaluate
 
 
 def _log(run):
@@ -27,6 +28,12 @@ def test_train_checkpoints_resumes_and_exports(model, tmp_path):
     loaded = load(f"tiny-{model}", weights_dir=tmp_path / "w")
     assert loaded.resolution == 16 and loaded.meta["step"] == 4
     assert (tmp_path / "w" / f"tiny-{model}-losses.png").exists()
+    metrics = evaluate(f"tiny-{model}", n=16, weights_dir=tmp_path / "w")
+    assert metrics["swd_ratio"] > 0 and metrics["swd_real_vs_real"]["swd_mean"] > 0
+    if model == "glow":
+        assert metrics["roundtrip_max_abs_err"] <= 1e-4 and 0 < metrics["heldout_bpd"] < 16
+    card = (tmp_path / "w" / f"tiny-{model}.md").read_text()
+    assert "SWD ratio" in card and "kimg" in card
 
 
 def test_same_seed_same_training(tmp_path):

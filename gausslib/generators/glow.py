@@ -265,7 +265,8 @@ class Glow(nn.Module):
     def sample_latents(self, n: int, temperature: float = 0.7, generator: torch.Generator | None = None) -> list[torch.Tensor]:
         """Returns ``n`` draws of every latent, N(0, T²I), ``[n, *latent_shapes[l]]``."""
         ref = self.top_prior
-        return [temperature * torch.randn(n, *s, generator=generator, device=ref.device, dtype=ref.dtype)
+        src = generator.device if generator is not None else ref.device  # a CPU generator also seeds CUDA models
+        return [temperature * torch.randn(n, *s, generator=generator, device=src, dtype=ref.dtype).to(ref.device)
                 for s in self.latent_shapes]
 
     def sample(self, n: int, temperature: float = 0.7, generator: torch.Generator | None = None) -> torch.Tensor:

@@ -183,7 +183,8 @@ class Generator(nn.Module):
     def make_noise(self, batch: int, generator: torch.Generator | None = None) -> list[torch.Tensor]:
         """Returns fresh N(0, 1) noise maps ``[batch, *shape]`` for every entry of ``noise_shapes``."""
         dev = self.synthesis.const.device
-        return [torch.randn(batch, *s, generator=generator, device=dev) for s in self.noise_shapes]
+        src = generator.device if generator is not None else dev  # a CPU generator also seeds CUDA models
+        return [torch.randn(batch, *s, generator=generator, device=src).to(dev) for s in self.noise_shapes]
 
     def map_z_plus(self, z_plus: torch.Tensor, truncation_psi: float = 1.0) -> torch.Tensor:
         """Returns ws ``[B, num_ws, w_dim]``: each z mapped separately, optionally truncated to w_avg."""
