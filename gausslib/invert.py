@@ -115,6 +115,7 @@ class InversionResult:
     only choice available without the truth; "psnr", "ssim": highest, the paper's protocol), and
     best_restart: metric → ``[N]`` its index. history: name → ``[T, N, R]`` (``loss``, ``psnr``,
     ``ssim``, the :func:`latent_dashboard` entries) and ``iteration: [T]``. params: ``[N, R, D]``.
+    iters: iterations asked for; steps: ``[N, R]`` iterations each restart actually moved.
     """
 
     images: torch.Tensor
@@ -127,6 +128,7 @@ class InversionResult:
     seconds: float
     iters: int
     evaluations: int
+    steps: torch.Tensor
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -177,8 +179,11 @@ class _Recorder:
 
 def run_batch(objective, x0: torch.Tensor, *, optimizer: str, iters: int, record, lr: float = 0.1,
               schedule=None, project=None, progress: bool = True, desc: str = "invert",
-              lbfgs_options: dict | None = None) -> tuple[torch.Tensor, torch.Tensor, int]:
-    """Return ``(params [B, D], loss [B], evaluations)`` after ``iters`` iterations from ``x0``.
+              lbfgs_options: dict | None = None) -> tuple[torch.Tensor, torch.Tensor, int, torch.Tensor]:
+    """Return ``(params [B, D], loss [B], evaluations, steps [B])`` after ``iters`` iterations.
+
+    steps: the iterations each item actually moved (L-BFGS items stop when converged or when
+    their line search fails from steepest descent).
 
     ``objective(p: [B, D]) -> [B]``; ``record(it, p, loss, final=False)`` is called after every
     iteration (it decides itself whether to record). Adam: per-coordinate, so items stay
@@ -195,7 +200,7 @@ def run_batch(objective, x0: torch.Tensor, *, optimizer: str, iters: int, record
             bar.update(1)
             if it % 10 == 0:
                 bar.set_postfix(loss=f"{float(opt.loss.mean()):.4g}", active=int(opt.active.sum()))
-        p, loss, evaluations = opt.x, opt.loss, opt.evaluations
+        p, loss, evaluations, steps = opt.x, opt.loss, opt.evaluations, opt.steps
     else:
         # the StyleGAN2 projector's order: schedule (lr, perturbation) → loss → step → project
         p = x0.detach().clone().requires_grad_(True)
@@ -220,9 +225,10 @@ def run_batch(objective, x0: torch.Tensor, *, optimizer: str, iters: int, record
         with torch.no_grad():
             loss = objective(p)
         evaluations = iters + 1
+        steps = torch.full((p.shape[0],), iters, dtype=torch.long, device=p.device)
     record(iters, p, loss, final=True)
     bar.close()
-    return p, loss, evaluations
+    return p, loss, evaluations, steps
 
 
 def _best_of(values: torch.Tensor, images: torch.Tensor, lower: bool) -> tuple[torch.Tensor, torch.Tensor]:
@@ -232,7 +238,8 @@ def _best_of(values: torch.Tensor, images: torch.Tensor, lower: bool) -> tuple[t
 
 
 def collect(problem: Problem, images: torch.Tensor, loss: torch.Tensor, params: torch.Tensor,
-            history: dict, seconds: float, iters: int, evaluations: int, R: int) -> InversionResult:
+            history: dict, seconds: float, iters: int, evaluations: int, R: int,
+            steps: torch.Tensor | None = None) -> InversionResult:
     """Return the :class:`InversionResult` of a finished batch (items ordered image-major)."""
     N = problem.n_images
     images = images.detach().reshape(N, R, *images.shape[1:])
@@ -248,7 +255,8 @@ def collect(problem: Problem, images: torch.Tensor, loss: torch.Tensor, params: 
     return InversionResult(images=images, loss=loss, metrics=quality, best=best,
                            best_restart=best_restart, history=history,
                            params=params.detach().reshape(N, R, -1), seconds=seconds, iters=iters,
-                           evaluations=evaluations)
+                           evaluations=evaluations,
+                           steps=(torch.full((N * R,), iters) if steps is None else steps.cpu()).reshape(N, R))
 
 
 def invert(problem: Problem, generator, reparam, *, restarts: int = 3, optimizer: str = "lbfgs",
@@ -279,11 +287,11 @@ def invert(problem: Problem, generator, reparam, *, restarts: int = 3, optimizer
 
     record = _Recorder(problem, bound, x_true, history_every, callback, dashboard)
     t0 = time.perf_counter()
-    p, loss, evaluations = run_batch(
+    p, loss, evaluations, steps = run_batch(
         objective, x0, optimizer=optimizer, iters=iters, record=record, lr=lr,
         schedule=getattr(bound, "schedule", None), project=getattr(bound, "project", None),
         progress=progress, desc=f"invert ({type(reparam).__name__})", lbfgs_options=lbfgs_options)
     seconds = time.perf_counter() - t0
     with torch.no_grad():
         images = bound.images(p)
-    return collect(problem, images, loss, p, record.history(N, R), seconds, iters, evaluations, R)
+    return collect(problem, images, loss, p, record.history(N, R), seconds, iters, evaluations, R, steps)

@@ -176,6 +176,7 @@ class BatchedLBFGS:
         self.head = torch.zeros(B, dtype=torch.long, device=x0.device)
         self.active = torch.ones(B, dtype=torch.bool, device=x0.device)
         self.iterations = 0
+        self.steps = torch.zeros(B, dtype=torch.long, device=x0.device)  # iterations each item moved
 
     def _direction(self) -> torch.Tensor:
         """Return the two-loop L-BFGS direction ``−H_b ∇f_b`` per item: [B, D]."""
@@ -237,6 +238,7 @@ class BatchedLBFGS:
         self.x = _where(self.active, self.x + s, self.x)
         self.loss = torch.where(self.active, f_new, self.loss)
         self.grad = _where(self.active, g_new, self.grad)
+        self.steps = self.steps + (self.active & ~failed).long()
         self.active = self.active & ~done
         self.iterations += 1
 

@@ -9,6 +9,10 @@ already have their "best" record. Record schema::
      "image": int, "restart": int|"best", "psnr": float, "ssim": float, "lpips": float|null,
      "seconds": float, "iters": int}
 
+("iters": the iterations the restart actually ran — L-BFGS stops an item early when it has
+converged or its line search fails; for "best", those of the best-PSNR restart. "seconds": the
+image's wall time, all its restarts together.)
+
 Targets (``--targets``): ``generator`` — drawn from the generator with seeds never used for
 inversion (StyleGAN2: one style vector for all inputs and its own noise; inversion uses z+),
 ``phantom`` — held-out phantoms of the training distribution (seeds < 10 000, never trained on),
@@ -237,6 +241,9 @@ def cells(args, G, setting: dict) -> list[Cell]:
                 prob, G, rp, optimizer="adam", lr=0.1, iters=args.adam_iters, **common)))
         else:
             raise ValueError(f"methods: unknown method {method!r}; expected some of {METHODS}")
+    if args.dtype != "float32":  # results in another precision are other cells
+        for cell in out:
+            cell.variant["dtype"] = args.dtype
     return out
 
 
@@ -275,11 +282,11 @@ def records(problem: str, setting: dict, cell: Cell, ids: list[int], res: Invers
         for r in range(R):
             out.append({**base, "restart": r, "psnr": float(res.metrics["psnr"][k, r]),
                         "ssim": float(res.metrics["ssim"][k, r]), "lpips": _finite(lpips_values[k, r]),
-                        "seconds": seconds, "iters": res.iters})
+                        "seconds": seconds, "iters": int(res.steps[k, r])})
         best_lpips = lpips_values[k].nan_to_num(math.inf).amin()
         out.append({**base, "restart": "best", "psnr": float(res.metrics["psnr"][k].amax()),
                     "ssim": float(res.metrics["ssim"][k].amax()), "lpips": _finite(best_lpips),
-                    "seconds": seconds, "iters": res.iters})
+                    "seconds": seconds, "iters": int(res.steps[k, res.best_restart["psnr"][k]])})
     return out
 
 
@@ -312,7 +319,8 @@ def run(args) -> None:
     from gausslib.generators.zoo import resolve, sha256
 
     torch.set_num_threads(args.threads)
-    G = load(args.generator).requires_grad_(False)
+    dtype = getattr(torch, args.dtype)
+    G = load(args.generator).to(dtype).requires_grad_(False)
     sha = sha256(resolve(args.generator)[0])
     size = G.resolution
     out = Path(args.out)
@@ -435,6 +443,8 @@ def parser() -> argparse.ArgumentParser:
         s.add_argument("--seed", type=int, default=0, help="restart r starts from seed + r")
         s.add_argument("--history-every", type=int, default=50)
         s.add_argument("--threads", type=int, default=1)
+        s.add_argument("--dtype", choices=["float32", "float64"], default="float32",
+                       help="precision of generator, layers and operator (float64: smoother objective)")
         s.add_argument("--out", default=None, help="JSON-lines file (default data/results/<problem>.jsonl)")
         s.add_argument("--quick", action="store_true", help="tiny smoke run (2 images, 2 restarts, 5 iterations)")
         s.add_argument("--no-progress", dest="progress", action="store_false")

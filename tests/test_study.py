@@ -43,7 +43,7 @@ def test_mri_quick_records_resume_and_summary(weights, tmp_path, capsys):
     assert {json.dumps(r["setting"], sort_keys=True) for r in recs} == {
         json.dumps({"accel": 8, "snr_db": s, "targets": "generator"}, sort_keys=True) for s in (10, None)}
     for r in recs:
-        assert r["problem"] == "mri" and isinstance(r["image"], int) and r["iters"] == 5
+        assert r["problem"] == "mri" and isinstance(r["image"], int) and 0 <= r["iters"] <= 5
         assert r["restart"] == "best" or isinstance(r["restart"], int)
     # "best" is the best restart per metric
     for r in (r for r in recs if r["restart"] == "best"):
@@ -76,6 +76,14 @@ def test_deblur_and_eikonal_quick(weights, tmp_path):
           "--images", "1", "--per-edge", "2", "--out", str(eik), *SMALL])
     recs = [json.loads(line) for line in eik.read_text().splitlines()]
     assert {r["method"] for r in recs} == {"tv", "spherical"} and all(r["problem"] == "eikonal" for r in recs)
+
+
+def test_float64_results_are_separate_cells(weights, tmp_path):
+    out = tmp_path / "mri.jsonl"
+    _run(["mri", "--quick", "--images", "1", "--methods", "spherical", "--dtype", "float64",
+          "--generator", str(weights / "sg2.pt"), "--out", str(out), *SMALL])
+    recs = [json.loads(line) for line in out.read_text().splitlines()]
+    assert recs and all(r["variant"]["dtype"] == "float64" for r in recs)
 
 
 def test_targets_are_seeded_and_not_the_inversion_starts(weights):
