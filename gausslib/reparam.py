@@ -226,10 +226,6 @@ class Reparam:
         """Return a per-item penalty ``[B]`` on the reparameterised latents, or None."""
         return None
 
-    def describe(self) -> dict:
-        """Return the settings as a flat dict (for study records)."""
-        return {"noise": self.noise, **self.space_options}
-
     def bind(self, generator, seeds: Sequence[int]) -> "Bound":
         """Return the :class:`Bound` reparameterisation of ``generator`` for one item per seed."""
         return Bound(self, latent_space(generator, **self.space_options), seeds)
@@ -314,9 +310,6 @@ class Raw(Reparam):
         is_glow = space.groups[0].kind == "glow"
         return self.beta * (0.5 * sq / space.temperature**2 if is_glow else sq)
 
-    def describe(self) -> dict:
-        return {**super().describe(), "beta": self.beta}
-
 
 class Spherical(Reparam):
     """Spherical constraint: each latent tensor ``z`` is used as ``T · z/‖z‖ · √numel(z)``."""
@@ -354,10 +347,6 @@ class Gaussianized(Reparam):
         if self.roll:
             out = group.from_matrix(stack(group.to_matrix(out, roll=True)), roll=True)
         return out
-
-    def describe(self) -> dict:
-        return {**super().describe(), **{f"layer_{k}": v for k, v in self.layer_options.items()},
-                "roll": self.roll}
 
 
 class Orthogonal(Reparam):
