@@ -14,11 +14,10 @@ def fast_exp(x: torch.Tensor) -> torch.Tensor:
     return torch.exp2(x * _LOG2E)
 
 
-def mean_products(left: list[torch.Tensor], right: list[torch.Tensor]) -> torch.Tensor:
-    """Return ``P[b, i, j] = mean(left[i][b] · right[j][b])`` for ``[B, N]`` tensors: ``[B, I, J]``, one matmul."""
-    L = torch.stack(left, dim=-2)
-    R = torch.stack(right, dim=-1)
-    return (L @ R) / L.shape[-1]
+def mean_dot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Return ``mean(a · b)`` over the last axis of ``[B, N]`` tensors, ``[B]``: one fused matmul,
+    no ``[B, N]`` temporary (stacking several vectors first costs more than it saves at large N)."""
+    return (a.unsqueeze(-2) @ b.unsqueeze(-1)).reshape(a.shape[0]) / a.shape[-1]
 
 
 def per_item(v: torch.Tensor, like: torch.Tensor) -> torch.Tensor:

@@ -19,7 +19,7 @@ import torch
 
 from ..implicit import implicit_solve
 from ..stats import kurtosis
-from ._ops import blend, fast_exp, mean_products, per_item
+from ._ops import blend, fast_exp, mean_dot, per_item
 from ._validate import check_patches
 
 __all__ = ["lambertw", "lambert_w_delta", "lambert_gaussianize", "lambert_transform"]
@@ -86,12 +86,12 @@ def _kurtosis_moments(x: torch.Tensor, w: torch.Tensor):
     px = x * (w / (1.0 + w))                        # −2 ∂x/∂b
     xc = x - x.mean(-1, keepdim=True)
     xc2 = xc * xc
-    P = mean_products([xc, xc2, xc2 * xc, torch.ones_like(xc)], [xc, xc2, px, torch.ones_like(xc)])
+    xc3 = xc2 * xc
     tiny = torch.finfo(x.dtype).tiny ** 0.5
-    m2 = P[:, 0, 0].clamp_min(tiny)
-    m4 = P[:, 1, 1].clamp_min(tiny)
-    dm2 = -P[:, 0, 2]                               # Σ xc = 0 drops the mean of ∂x/∂b
-    dm4 = -2.0 * (P[:, 2, 2] - P[:, 2, 3] * P[:, 3, 2])
+    m2 = mean_dot(xc, xc).clamp_min(tiny)
+    m4 = mean_dot(xc2, xc2).clamp_min(tiny)
+    dm2 = -mean_dot(xc, px)                         # Σ xc = 0 drops the mean of ∂x/∂b
+    dm4 = -2.0 * (mean_dot(xc3, px) - xc3.mean(-1) * px.mean(-1))
     return torch.log(m4 / (3.0 * m2 * m2)), dm4 / m4 - 2.0 * dm2 / m2
 
 

@@ -21,7 +21,7 @@ import math
 import torch
 
 from ..implicit import implicit_solve
-from ._ops import blend, mean_products, per_item
+from ._ops import blend, mean_dot, per_item
 from ._validate import check_patches
 
 __all__ = ["yeo_johnson", "fit_yeo_johnson", "yeo_johnson_transform"]
@@ -73,10 +73,9 @@ def _llf_prepared(lam: torch.Tensor, prep):
     psi = s * phi
     c = psi - psi.mean(-1, keepdim=True)
     cl = phi_a - phi_a.mean(-1, keepdim=True)
-    P = mean_products([c, cl], [c, phi_a, cl, s * phi_aa])
-    var = P[:, 0, 0].clamp_min(torch.finfo(t.dtype).tiny ** 0.5)
-    r = 2.0 * P[:, 0, 1] / var
-    d2var = 2.0 * P[:, 1, 2] + 2.0 * P[:, 0, 3]
+    var = mean_dot(c, c).clamp_min(torch.finfo(t.dtype).tiny ** 0.5)
+    r = 2.0 * mean_dot(c, phi_a) / var
+    d2var = 2.0 * mean_dot(cl, cl) + 2.0 * mean_dot(c, s * phi_aa)
     h = -0.5 * r + st_mean
     dh = -0.5 * (d2var / var - r * r)
     return h, dh
