@@ -3,8 +3,10 @@
 Rows: layer combination (ICA, ICA+YJ, ICA+Lambert, ICA+YJ+Lambert+standardisation) × the three
 paper shapes × input (Gaussian; heavy-tailed Tukey-h, δ = 0.3, which the Lambert layer cannot
 skip) × threads (1 and all), float32, batch of one. ``forward_ms`` builds the autograd graph as
-an inversion does; ``backward_ms`` is the backward pass alone. Anchors: the authors' code,
-forward + backward on one thread of this machine, for the full stack; target ≥ 30× faster.
+an inversion does; ``backward_ms`` is the backward pass alone (medians). ``min_total_ms`` (fastest
+forward + fastest backward) is recorded too: on a shared machine it estimates the uncontended
+time. Anchors: the authors' code, forward + backward on one thread of this machine, for the full
+stack; target ≥ 30× faster.
 """
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ import time
 
 import torch
 
-from ..bench import _sync, median_time
+from ..bench import _sync
 from ..layers import GaussianizationLayers
 
 SHAPES = {"SG2 style": (224, 32), "SG2 noise": (2730, 64), "Glow": (256, 192)}
@@ -35,23 +37,28 @@ def _input(kind: str, n: int, d: int, device) -> torch.Tensor:
     return x.to(device)
 
 
-def _backward_median(layers, X, weight, repeats: int, warmup: int, device) -> float:
-    times = []
+def _times(layers, X, weight, repeats: int, warmup: int, device) -> tuple[list[float], list[float]]:
+    """Return the forward and backward wall times (s) of ``repeats`` calls after ``warmup``."""
+    fwd, bwd = [], []
     for i in range(warmup + repeats):
-        out = (layers(X) * weight).sum()
         _sync(device)
         t0 = time.perf_counter()
+        out = (layers(X) * weight).sum()
+        _sync(device)
+        t1 = time.perf_counter()
         out.backward()
         _sync(device)
+        t2 = time.perf_counter()
         if i >= warmup:
-            times.append(time.perf_counter() - t0)
+            fwd.append(t1 - t0)
+            bwd.append(t2 - t1)
         X.grad = None
-    return statistics.median(times)
+    return fwd, bwd
 
 
 def run(quick: bool = False) -> list[dict]:
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    repeats, warmup = (3, 1) if quick else (9, 2)
+    repeats, warmup = (3, 1) if quick else (11, 2)
     threads_before = torch.get_num_threads()
     rows = []
     try:
@@ -63,12 +70,12 @@ def run(quick: bool = False) -> list[dict]:
                     weight = torch.randn(X.shape, generator=torch.Generator().manual_seed(1)).to(device)
                     for config, flags in CONFIGS.items():
                         layers = GaussianizationLayers(**flags)
-                        fwd = median_time(lambda: layers(X), repeats=repeats, warmup=warmup, device=device)
-                        bwd = _backward_median(layers, X, weight, repeats, warmup, device)
-                        total = 1e3 * (fwd + bwd)
+                        fwd, bwd = _times(layers, X, weight, repeats, warmup, device)
+                        f, b = statistics.median(fwd), statistics.median(bwd)
+                        total = 1e3 * (f + b)
                         row = {"layers": config, "latent": name, "shape": f"{n}x{d}", "input": kind,
-                               "threads": threads, "device": device.type, "forward_ms": 1e3 * fwd,
-                               "backward_ms": 1e3 * bwd, "total_ms": total}
+                               "threads": threads, "device": device.type, "forward_ms": 1e3 * f,
+                               "backward_ms": 1e3 * b, "total_ms": total, "min_total_ms": 1e3 * (min(fwd) + min(bwd))}
                         full = config == "ICA+YJ+Lambert+std"
                         row["authors_1thread_ms"] = ANCHOR_MS[name] if full else None
                         row["target_ms"] = ANCHOR_MS[name] / TARGET_SPEEDUP if full else None
