@@ -149,6 +149,14 @@ def write_card(name: str, weights_dir=zoo.WEIGHTS_DIR) -> None:
         lines += ["Not evaluated yet: run `python -m gausslib.train eval " + name + "`.", ""]
     lines += ["## Out-of-distribution latents", "", "![ood](ood-latents.png)", "",
               "Skewed, heavy-tailed, non-i.i.d. and 2×-norm latents (`gausslib.generators.ood`), paper Fig. 1.", "",
-              "## Reproduce", "", "```", "make train   # trains both, exports to data/weights, evaluates, rewrites cards",
-              "```", ""]
+              "## Reproduce", "",
+              f"These weights are the training run's EMA/current weights at {meta.get('kimg', 0):.1f} kimg. "
+              "Training is seeded and resumable (checkpoints every 5 minutes in `runs/<model>/`):", "", "```",
+              f"python -m gausslib.train {kind} --out runs/{kind} --kimg {meta.get('kimg', 0):g} --resume --threads 1",
+              f"python -m gausslib.train export {kind} --run runs/{kind} --name {name}",
+              f"python -m gausslib.train eval {name}",
+              "make train   # both models to SG2_KIMG / GLOW_KIMG (default 3000), export, evaluate, rewrite cards",
+              "```", "",
+              "Step k always draws phantom seed 10000 + k, and a checkpoint stores the RNG state, so a resumed run",
+              "continues with the same data and random draws as an uninterrupted one (on the same device).", ""]
     (weights_dir / f"{name}.md").write_text("\n".join(lines))
