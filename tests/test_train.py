@@ -57,3 +57,15 @@ def test_swd_floor_below_corrupted():
     noisy = (b + 0.3 * torch.randn_like(b)).clamp(-1, 1)
     real = swd.swd(a, b)["swd_mean"]
     assert real < swd.swd(a, noisy)["swd_mean"]
+
+
+@pytest.mark.parametrize("model", ["stylegan2", "glow"])
+def test_resumed_run_equals_uninterrupted_run(model, tmp_path):
+    args = [model, "--resolution", "16", "--batch", "4"]
+    train.main(args + ["--out", str(tmp_path / "straight"), "--kimg", "0.016"])
+    train.main(args + ["--out", str(tmp_path / "resumed"), "--kimg", "0.008"])
+    train.main(args + ["--out", str(tmp_path / "resumed"), "--kimg", "0.016", "--resume"])
+    key = "G" if model == "stylegan2" else "model"
+    a = torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=False)[key]
+    b = torch.load(tmp_path / "resumed" / "checkpoint.pt", weights_only=False)[key]
+    assert all(torch.equal(a[k], b[k]) for k in a)
