@@ -88,7 +88,10 @@ def fastica(X: torch.Tensor, iters: int = 10, *, update: str = "paper", whiten: 
     """Return ``(Y: [B, n, d], W: [B, d, d])``: the FastICA rotation ``Y = X_w W`` of ``X_w``.
 
     X: [B, n, d], n >= d. ``whiten`` = ``"zca"`` (default), ``"iterative"`` or ``None`` (X is
-    already white) gives ``X_w``; ``iters`` FastICA steps (10 = the paper's cap) from ``W = I``.
+    already white) gives ``X_w`` with the paper's blend ``eps`` (it limits separation when the
+    mixture's covariance has eigenvalues near ``eps``: whiten with a smaller one first, as
+    scikit-learn whitens exactly);
+    ``iters`` FastICA steps (10 = the paper's cap) from ``W = I``.
     update: ``"paper"`` or ``"newton"`` (see the module docstring); decorrelation: ``"eigh"`` or
     ``"newton_schulz"``.
     """
