@@ -72,13 +72,14 @@ class _PaperFastICA(torch.autograd.Function):
         c = ctx.damping / n
         gX = gY @ W.transpose(-1, -2)
         gW = X.transpose(-1, -2) @ gY + (gW if gW is not None else 0.0)
+        Xt = X.transpose(-1, -2)
         for Wk, G, Egp, UQ, Q, s in reversed(ctx.tape):
             gV = polar_backward(UQ, Q, s, gW)
             gEgp = -(gV * Wk).sum(dim=-2, keepdim=True)
-            gG = c * (X @ gV) - (2.0 / n) * G * gEgp
+            gG = torch.baddbmm(G * gEgp, X, gV, beta=-2.0 / n, alpha=c)
             gYk = gG * (1.0 - G * G)
-            gX = gX + c * (G @ gV.transpose(-1, -2)) + gYk @ Wk.transpose(-1, -2)
-            gW = -gV * Egp + X.transpose(-1, -2) @ gYk
+            gX = gX.baddbmm(G, gV.transpose(-1, -2), alpha=c).baddbmm_(gYk, Wk.transpose(-1, -2))
+            gW = torch.baddbmm(gV * Egp, Xt, gYk, beta=-1.0)
         return gX, None, None
 
 
