@@ -374,8 +374,10 @@ def summarize(paths: list[Path], csv_path: Path | None) -> str:
             key = (r["problem"], json.dumps(r["setting"], sort_keys=True), r["method"],
                    json.dumps(r["variant"], sort_keys=True))
             groups.setdefault(key, []).append(r)
+    order = ("tv", "raw", "spherical", "csgmw", "noisereg", "orthogonal", "glayers")  # the paper's columns
     rows = []
-    for (problem, setting, method, variant), recs in sorted(groups.items()):
+    for (problem, setting, method, variant), recs in sorted(
+            groups.items(), key=lambda kv: (kv[0][:2], order.index(kv[0][2]) if kv[0][2] in order else 99, kv[0][3])):
         def stat(name):
             vals = [r[name] for r in recs if r.get(name) is not None]
             if not vals:
