@@ -349,7 +349,14 @@ def run(args) -> None:
                     continue
                 x = x_all[[i - args.first_image for i in ids]]
                 prob = build_problem(args.problem, setting, x, ids)
-                res = cell.run(prob)
+                try:
+                    res = cell.run(prob)
+                except (RuntimeError, torch.linalg.LinAlgError) as exc:
+                    # an unattended run goes on; the cell has no record, so a rerun retries it
+                    print(f"FAILED {cell.method} {cell.variant} images {ids}: {exc!r}", file=sys.stderr, flush=True)
+                    _log_run(out, {"event": "error", "setting": setting, "method": cell.method,
+                                   "variant": cell.variant, "images": ids, "error": repr(exc)[:500]})
+                    continue
                 recs = records(args.problem, setting, cell, ids, res, _lpips(prob, res))
                 with out.open("a") as f:
                     f.write("".join(json.dumps(r) + "\n" for r in recs))

@@ -127,3 +127,19 @@ def test_stylegan_only_methods_refuse_glow(weights, tmp_path):
     with pytest.raises(ValueError, match="methods"):
         _run(["deblur", "--quick", "--generator", str(weights / "glow.pt"), "--methods", "noisereg",
               "--out", str(tmp_path / "x.jsonl"), *SMALL])
+
+
+def test_a_failing_cell_is_logged_and_skipped(weights, tmp_path, monkeypatch):
+    from gausslib import baselines
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("linalg.eigh: failed to converge")
+
+    monkeypatch.setattr(baselines, "tv", broken)
+    out = tmp_path / "mri.jsonl"
+    _run(["mri", "--quick", "--images", "1", "--methods", "tv", "spherical", "--tv-lam", "0.01",
+          "--generator", str(weights / "sg2.pt"), "--out", str(out), *SMALL])
+    recs = [json.loads(line) for line in out.read_text().splitlines()]
+    assert {r["method"] for r in recs} == {"spherical"}
+    runs = [json.loads(line) for line in (tmp_path / "runs.jsonl").read_text().splitlines()]
+    assert any(r.get("event") == "error" and r["method"] == "tv" for r in runs)
