@@ -64,19 +64,13 @@ def solve_scalar(fn: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
                 unconverged & (hi == hi0) & (hi0 - theta <= near))
 
 
-def implicit_solve(fn: HFn, xs: Sequence[torch.Tensor], theta0: torch.Tensor, lo: torch.Tensor,
-                   hi: torch.Tensor, iters: int = 10, solver_fn=None) -> torch.Tensor:
-    """Return θ*(xs): [B], the root of ``fn(θ, *xs)`` in ``[lo, hi]``, with its exact gradient.
+def implicit_solve(fn: HFn, xs: Sequence[torch.Tensor], root: Root, lo: torch.Tensor, hi: torch.Tensor) -> torch.Tensor:
+    """Return θ*(xs): [B] from a solved ``root`` of ``fn(θ, *xs) = 0`` in ``[lo, hi]``, with its gradient.
 
-    Inside the range the gradient is implicit (:func:`implicit_root`); where ``h`` keeps one
-    sign over the whole range the result is that end of the range (Goerg's ``argmin h²``), with
-    the end's own gradient (``lo``/``hi`` may depend on ``xs``). ``solver_fn(θ) -> (h, ∂h/∂θ)``
-    may replace ``fn`` at the detached ``xs`` inside the solver (e.g. a cheaper warm-started form).
+    Inside the range the gradient is implicit (:func:`implicit_root`); where ``h`` kept one sign
+    over the whole range the result is that end of the range (Goerg's ``argmin h²``), with the
+    end's own gradient (``lo``/``hi`` may depend on ``xs``).
     """
-    if solver_fn is None:
-        detached = [x.detach() for x in xs]
-        solver_fn = lambda t: fn(t, *detached)  # noqa: E731
-    root = solve_scalar(solver_fn, theta0.detach(), lo.detach(), hi.detach(), iters)
     theta = implicit_root(fn, root.theta, *xs)
     return torch.where(root.at_hi, hi, torch.where(root.at_lo, lo, theta))
 

@@ -31,3 +31,20 @@ def blend(mask: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     tensors; ``a`` and ``b`` must be finite.
     """
     return torch.addcmul(b, mask, a - b)
+
+
+_COMPILED: dict = {}
+
+
+def maybe_compiled(fn, enabled: bool):
+    """Return ``fn``, or its cached ``torch.compile`` version when ``enabled``.
+
+    Used for the root solvers' loops: many small elementwise ops per step that the compiler
+    fuses into a few kernels (several times faster on CPU once compiled; compiling takes minutes
+    on a busy machine, a second shape recompiles once with dynamic shapes, so it is opt-in).
+    """
+    if not enabled:
+        return fn
+    if fn not in _COMPILED:
+        _COMPILED[fn] = torch.compile(fn)
+    return _COMPILED[fn]

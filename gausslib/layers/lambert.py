@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import torch
 
-from ..implicit import implicit_solve
+from ..implicit import Root, implicit_solve, solve_scalar
 from ..stats import kurtosis
-from ._ops import blend, fast_exp, mean_dot, per_item
+from ._ops import blend, fast_exp, maybe_compiled, mean_dot, per_item
 from ._validate import check_patches
 
 __all__ = ["lambertw", "lambert_w_delta", "lambert_gaussianize", "lambert_transform"]
@@ -137,8 +137,13 @@ def _start(y: torch.Tensor) -> torch.Tensor:
     return torch.log(delta0) - torch.log(var) - 1.5 * torch.log1p(-2.0 * delta0)
 
 
+def _solve_log_beta(y: torch.Tensor, mu: torch.Tensor, b0: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor,
+                    iters: int) -> Root:
+    return solve_scalar(_PreparedKurtosis(y, mu), b0, lo, hi, iters)
+
+
 def lambert_gaussianize(Y: torch.Tensor, iters: int = 7, *, outer: int = 1, location: str = "mean",
-                        skip: bool = True, log_beta_range: float = 18.0):
+                        skip: bool = True, log_beta_range: float = 18.0, compile: bool = False):
     """Return ``(X: [B, n, d], (μ, σ, δ))``, each parameter [B]: the Lambert W × F_X layer.
 
     Y: [B, n, d]; one ``(μ, β)`` per item over all entries. μ starts at the ``location`` of Y:
@@ -147,7 +152,8 @@ def lambert_gaussianize(Y: torch.Tensor, iters: int = 7, *, outer: int = 1, loca
     ``outer`` IGMM rounds after the first sets ``μ ← mean(X)``. Each round solves β with
     ``iters`` steps (later rounds warm-started with ``iters // 2``) in ``[β_0 e^{-r}, β_0 e^{r}]``
     around Goerg's start (``r = log_beta_range``). With ``skip=True`` items whose Pearson
-    kurtosis is ≤ 3 are returned unchanged with ``δ = 0``.
+    kurtosis is ≤ 3 are returned unchanged with ``δ = 0``. ``compile``: run the solver loop
+    through ``torch.compile``.
     """
     check_patches(Y, "Y")
     if location not in ("mean", "median"):
@@ -162,8 +168,9 @@ def lambert_gaussianize(Y: torch.Tensor, iters: int = 7, *, outer: int = 1, loca
         if k:
             mu = lambert_transform(Y, mu, beta).reshape(B, -1).mean(-1)
         steps = iters if k == 0 else max(iters // 2, 1)
-        b = implicit_solve(_kurtosis_terms, (y, mu), b0 if k == 0 else b, lo, hi, steps,
-                           solver_fn=_PreparedKurtosis(yd, mu.detach()))
+        start = (b0 if k == 0 else b).detach()
+        root = maybe_compiled(_solve_log_beta, compile)(yd, mu.detach(), start, lo.detach(), hi.detach(), steps)
+        b = implicit_solve(_kurtosis_terms, (y, mu), root, lo, hi)
         beta = torch.exp(b)
     X = lambert_transform(Y, mu, beta)
     sigma = X.reshape(B, -1).std(-1)

@@ -20,8 +20,8 @@ import math
 
 import torch
 
-from ..implicit import implicit_solve
-from ._ops import blend, mean_dot, per_item
+from ..implicit import Root, implicit_solve, solve_scalar
+from ._ops import blend, maybe_compiled, mean_dot, per_item
 from ._validate import check_patches
 
 __all__ = ["yeo_johnson", "fit_yeo_johnson", "yeo_johnson_transform"]
@@ -97,21 +97,26 @@ def _bracket(x: torch.Tensor):
     return lo, hi
 
 
-def fit_yeo_johnson(X: torch.Tensor, iters: int = 6) -> torch.Tensor:
+def _solve_lambda(x: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor, iters: int) -> Root:
+    prep = _prepare(x)
+    return solve_scalar(lambda lam: _llf_prepared(lam, prep), torch.ones_like(lo), lo, hi, iters)
+
+
+def fit_yeo_johnson(X: torch.Tensor, iters: int = 6, *, compile: bool = False) -> torch.Tensor:
     """Return λ*: [B], the maximum-likelihood Yeo-Johnson power of all entries of ``X: [B, n, d]``.
 
     Differentiable: implicit function theorem inside the search range; at an end of the range
-    (no maximum inside) λ* is that end, with the end's gradient.
+    (no maximum inside) λ* is that end, with the end's gradient. ``compile``: run the solver
+    loop through ``torch.compile`` (see :func:`gausslib.layers._ops.maybe_compiled`).
     """
     check_patches(X)
     x = X.reshape(X.shape[0], -1)
     lo, hi = _bracket(x)
-    prep = _prepare(x.detach())
-    return implicit_solve(_llf_terms, (x,), torch.ones_like(lo), lo, hi, iters,
-                          solver_fn=lambda lam: _llf_prepared(lam, prep))
+    root = maybe_compiled(_solve_lambda, compile)(x.detach(), lo.detach(), hi.detach(), iters)
+    return implicit_solve(_llf_terms, (x,), root, lo, hi)
 
 
-def yeo_johnson(X: torch.Tensor, iters: int = 6):
+def yeo_johnson(X: torch.Tensor, iters: int = 6, *, compile: bool = False):
     """Return ``(ψ(λ*, X): [B, n, d], λ*: [B])``: the Yeo-Johnson layer with a fitted power per item."""
-    lam = fit_yeo_johnson(X, iters)
+    lam = fit_yeo_johnson(X, iters, compile=compile)
     return yeo_johnson_transform(X, lam), lam
