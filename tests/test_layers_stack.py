@@ -122,13 +122,17 @@ def test_stack_flags_and_latent_mode():
     maps = [torch.randn(1, 1, s, s) for s in (8, 16, 32, 64, 128)]
     out = GaussianizationLayers(patch_size=8)(maps)
     assert [m.shape for m in out] == [m.shape for m in maps]
-    with pytest.raises(ValueError, match="roll"):
-        GaussianizationLayers(roll=True)
+    R = GaussianizationLayers(roll=True)(X)
+    assert R.shape == X.shape and torch.isfinite(R).all()
     with pytest.raises(ValueError, match="ica"):
         GaussianizationLayers(ica="jade")
 
 
 def test_orthogonal_reparam():
+    assert OrthogonalReparam(64, 16)().shape == (1, 64, 16)
+    assert OrthogonalReparam(2, 64, 16)().shape == (2, 64, 16)
+    with pytest.raises(ValueError, match="shape"):
+        OrthogonalReparam(64)
     module = OrthogonalReparam((2, 64, 16), seed=3)
     assert torch.equal(module(), module.x0)
     with torch.no_grad():

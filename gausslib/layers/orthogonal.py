@@ -21,16 +21,22 @@ def cayley(A: torch.Tensor) -> torch.Tensor:
 class OrthogonalReparam(nn.Module):
     """Patches ``X0 Qᵀ: [B, n, d]`` with fixed Gaussian ``X0`` and ``Q = cayley(A)``, ``A`` init 0.
 
-    x0: the fixed patches ``[B, n, d]``, or a shape ``(B, n, d)`` to draw them from N(0, 1) with
-    ``seed``. Only ``A: [B, d, d]`` is a parameter; ``forward()`` takes no input.
+    Construct from the fixed patches ``OrthogonalReparam(x0: [B, n, d])`` or from a shape,
+    ``OrthogonalReparam(B, n, d)``, ``OrthogonalReparam(n, d)`` (B = 1) or ``OrthogonalReparam((B, n, d))``,
+    drawing ``X0`` from N(0, 1) with ``seed``. Only ``A: [B, d, d]`` is a parameter; ``forward()``
+    takes no input.
     """
 
-    def __init__(self, x0: torch.Tensor | Sequence[int], *, seed: int = 0, dtype=None, device=None):
+    def __init__(self, *x0, seed: int = 0, dtype=None, device=None):
         super().__init__()
-        if not isinstance(x0, torch.Tensor):
-            shape = tuple(x0)
-            if len(shape) != 3:
-                raise ValueError(f"x0 must be a tensor or shape [B, n, d], got {shape}")
+        if len(x0) == 1 and isinstance(x0[0], torch.Tensor):
+            x0 = x0[0]
+        else:
+            shape = tuple(x0[0]) if len(x0) == 1 and isinstance(x0[0], Sequence) else tuple(x0)
+            if len(shape) == 2:
+                shape = (1,) + shape
+            if len(shape) != 3 or not all(isinstance(s, int) and s > 0 for s in shape):
+                raise ValueError(f"x0 must be a [B, n, d] tensor or a shape (B, n, d) / (n, d), got {x0!r}")
             g = torch.Generator().manual_seed(seed)
             x0 = torch.randn(shape, generator=g, dtype=dtype or torch.get_default_dtype()).to(device)
         if x0.dim() != 3:

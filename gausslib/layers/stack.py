@@ -25,8 +25,9 @@ class GaussianizationLayers(nn.Module):
     ``"newton"``, ``False``), ``yeo_johnson``, ``lambert``, ``standardize`` (bools),
     ``temperature`` (scales the standardised output; 1.0 StyleGAN2, 0.7 Glow).
     Without ``patch_size`` the input is a patch matrix ``[B, n, d]``; with it the input is a latent
-    (``[B, k, L]``, ``[B, C, H, W]`` or a list of maps) that is patchified and folded back, and
-    ``roll=True`` applies a second set of layers to patches shifted by half a patch (App. J.4).
+    (``[B, k, L]``, ``[B, C, H, W]`` or a list of maps) that is patchified and folded back.
+    ``roll=True`` applies a second set of layers to patches shifted by half a patch (App. J.4);
+    a patch matrix is then read as the consecutive chunks of the flat vector ``[B, 1, n·d]``.
     ``compile=True`` runs the Yeo-Johnson and Lambert root solvers through ``torch.compile``
     (much faster once compiled; the first call per shape compiles for tens of seconds).
     After each call ``self.last`` holds the detached parameters of the last set (``W``, ``lam``,
@@ -41,8 +42,6 @@ class GaussianizationLayers(nn.Module):
             raise ValueError(f"whiten must be True, False, 'zca' or 'iterative', got {whiten!r}")
         if ica not in _ICA:
             raise ValueError(f"ica must be True, False, 'paper' or 'newton', got {ica!r}")
-        if roll and patch_size is None:
-            raise ValueError("roll=True needs patch_size: rolling shifts the latent, not the patch matrix")
         self.whiten, self.ica = _WHITEN[whiten], _ICA[ica]
         self.yeo_johnson, self.lambert, self.standardize = yeo_johnson, lambert, standardize
         self.temperature, self.roll, self.patch_size = temperature, roll, patch_size
@@ -70,7 +69,12 @@ class GaussianizationLayers(nn.Module):
 
     def forward(self, x):
         if self.patch_size is None:
-            return self.gaussianize(x)
+            y = self.gaussianize(x)
+            if not self.roll:
+                return y
+            B, n, d = y.shape
+            flat = (B, 1, n * d)
+            return unpatchify(self.gaussianize(patchify(y.reshape(flat), d, roll=True)), flat, d, roll=True).reshape(B, n, d)
         p = self.patch_size
         shape = [m.shape for m in x] if isinstance(x, (list, tuple)) else x.shape
         y = unpatchify(self.gaussianize(patchify(x, p)), shape, p)
