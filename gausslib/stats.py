@@ -1,6 +1,7 @@
 """Batched statistics for Gaussian-reference comparisons of samples ``x: [B, ...]``.
 
-Moments reduce over ``dim`` (default: every dimension but the batch). The entropy-based
+Moments reduce over ``dim`` (default: every dimension but the batch; all of a 1-D ``x``).
+The entropy terms take samples ``[B, n, d]`` (rows = samples) or one set ``[n, d]``. The entropy-based
 terms use Kozachenko–Leonenko k-nearest-neighbour estimates (nats), with the same estimator for
 the marginals and the joint, so that the decomposition
 
@@ -11,6 +12,7 @@ estimates. Rotations change only ``I`` and the ``J``'s; componentwise maps leave
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -21,10 +23,23 @@ __all__ = ["skewness", "kurtosis", "entropy", "negentropy", "multi_information",
 
 def _dims(x: torch.Tensor, dim):
     if dim is None:
-        if x.dim() < 2:
-            raise ValueError(f"x must have shape [B, ...] with at least 2 dims, got {tuple(x.shape)}")
-        return tuple(range(1, x.dim()))
+        if x.dim() == 0:
+            raise ValueError(f"x must have shape [B, ...] or [N], got {tuple(x.shape)}")
+        return tuple(range(1, x.dim())) if x.dim() > 1 else (0,)
     return dim
+
+
+def _samples(fn):
+    """Let ``fn`` on ``[B, n, d]`` also take one sample set ``[n, d]`` (returned without the batch axis)."""
+    @functools.wraps(fn)
+    def wrapper(x: torch.Tensor, *args, **kwargs):
+        if x.dim() == 2:
+            out = wrapper(x.unsqueeze(0), *args, **kwargs)
+            return {k: v[0] for k, v in out.items()} if isinstance(out, dict) else out[0]
+        if x.dim() != 3:
+            raise ValueError(f"x must have shape [B, n, d] or [n, d], got {tuple(x.shape)}")
+        return fn(x, *args, **kwargs)
+    return wrapper
 
 
 def _central(x: torch.Tensor, dim, k: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -58,14 +73,13 @@ def _knn_log_dist_1d(x: torch.Tensor, k: int) -> torch.Tensor:
     return torch.log(cand.kthvalue(k, dim=-1).values.clamp_min(torch.finfo(x.dtype).tiny))
 
 
+@_samples
 def entropy(x: torch.Tensor, k: int = 3) -> torch.Tensor:
     """Return the Kozachenko–Leonenko entropy estimate (nats), [B], of samples ``x: [B, n, d]``.
 
     ``H = ψ(n) − ψ(k) + log V_d + (d/n) Σ_i log ε_i`` with ``ε_i`` the distance to the k-th
     nearest neighbour and ``V_d`` the unit-ball volume.
     """
-    if x.dim() != 3:
-        raise ValueError(f"x must have shape [B, n, d], got {tuple(x.shape)}")
     B, n, d = x.shape
     if d == 1:
         logeps = _knn_log_dist_1d(x[..., 0], k)
@@ -83,25 +97,24 @@ def _marginal_entropies(x: torch.Tensor, k: int) -> torch.Tensor:
     return entropy(x.transpose(1, 2).reshape(B * d, n, 1), k).reshape(B, d)
 
 
+@_samples
 def negentropy(x: torch.Tensor, k: int = 3) -> torch.Tensor:
     """Return the marginal negentropies ``J_j = ½ log(2πe s_j²) − H(x_j)`` (nats), ``[B, d]``.
 
     x: [B, n, d] (rows = samples). J ≥ 0 in theory, 0 for Gaussian marginals (the estimate scatters
     around 0 by ~1/√n).
     """
-    if x.dim() != 3:
-        raise ValueError(f"x must have shape [B, n, d], got {tuple(x.shape)}")
     var = x.var(dim=1, unbiased=False)
     return 0.5 * torch.log(2 * math.pi * math.e * var) - _marginal_entropies(x, k)
 
 
+@_samples
 def multi_information(x: torch.Tensor, k: int = 3) -> torch.Tensor:
     """Return the multi-information ``I = Σ_j H(x_j) − H(x)`` (nats), [B], of ``x: [B, n, d]``."""
-    if x.dim() != 3:
-        raise ValueError(f"x must have shape [B, n, d], got {tuple(x.shape)}")
     return _marginal_entropies(x, k).sum(-1) - entropy(x, k)
 
 
+@_samples
 def kl_decomposition(x: torch.Tensor, k: int = 3) -> dict[str, torch.Tensor]:
     """Return the terms of ``KL(p‖N(0, I))`` for samples ``x: [B, n, d]``, each [B] (nats).
 
@@ -109,8 +122,6 @@ def kl_decomposition(x: torch.Tensor, k: int = 3) -> dict[str, torch.Tensor]:
     (summed over components), ``moments`` (Σ_j KL(N(m_j, s_j²)‖N(0, 1))); ``kl`` equals the sum
     of the other three.
     """
-    if x.dim() != 3:
-        raise ValueError(f"x must have shape [B, n, d], got {tuple(x.shape)}")
     d = x.shape[-1]
     Hm = _marginal_entropies(x, k)
     H = entropy(x, k)

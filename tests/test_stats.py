@@ -75,8 +75,17 @@ def test_amari_index():
     assert 0.0 < amari_index(torch.ones(1, 4, 4) + torch.eye(4)).item() <= 1.0
 
 
+def test_unbatched_inputs():
+    x = _x()
+    assert torch.allclose(negentropy(x[0]), negentropy(x)[0])
+    assert torch.allclose(kl_decomposition(x[1])["kl"], kl_decomposition(x)["kl"][1])
+    assert torch.allclose(kurtosis(x[0].flatten()), kurtosis(x)[0])
+
+
 def test_bad_shapes():
     with pytest.raises(ValueError, match="shape"):
-        negentropy(torch.randn(10, 3))
+        negentropy(torch.randn(10))
     with pytest.raises(ValueError, match="shape"):
-        skewness(torch.randn(10))
+        multi_information(torch.randn(2, 3, 4, 5))
+    with pytest.raises(ValueError, match="shape"):
+        skewness(torch.tensor(1.0))
