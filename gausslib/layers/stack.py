@@ -28,6 +28,9 @@ class GaussianizationLayers(nn.Module):
     (``[B, k, L]``, ``[B, C, H, W]`` or a list of maps) that is patchified and folded back.
     ``roll=True`` applies a second set of layers to patches shifted by half a patch (App. J.4);
     a patch matrix is then read as the consecutive chunks of the flat vector ``[B, 1, n·d]``.
+    ``decorrelation`` (``"eigh"`` or ``"newton_schulz"``) picks the FastICA polar step. On CUDA,
+    ``torch.linalg.eigh`` synchronises with the host to check LAPACK errors; ``whiten="iterative"``
+    with ``decorrelation="newton_schulz"`` avoids every eigen-decomposition.
     ``compile=True`` runs the Yeo-Johnson and Lambert root solvers through ``torch.compile``
     (much faster once compiled; the first call per shape compiles for tens of seconds).
     After each call ``self.last`` holds the detached parameters of the last set (``W``, ``lam``,
@@ -36,7 +39,8 @@ class GaussianizationLayers(nn.Module):
 
     def __init__(self, whiten=True, ica=True, yeo_johnson: bool = True, lambert: bool = True,
                  standardize: bool = True, temperature: float = 1.0, roll: bool = False,
-                 patch_size: int | None = None, ica_iters: int = 10, eps: float = 1e-3, compile: bool = False):
+                 patch_size: int | None = None, ica_iters: int = 10, eps: float = 1e-3, compile: bool = False,
+                 decorrelation: str = "eigh"):
         super().__init__()
         if whiten not in _WHITEN:
             raise ValueError(f"whiten must be True, False, 'zca' or 'iterative', got {whiten!r}")
@@ -45,7 +49,7 @@ class GaussianizationLayers(nn.Module):
         self.whiten, self.ica = _WHITEN[whiten], _ICA[ica]
         self.yeo_johnson, self.lambert, self.standardize = yeo_johnson, lambert, standardize
         self.temperature, self.roll, self.patch_size = temperature, roll, patch_size
-        self.ica_iters, self.eps, self.compile = ica_iters, eps, compile
+        self.ica_iters, self.eps, self.compile, self.decorrelation = ica_iters, eps, compile, decorrelation
         self.last: dict[str, torch.Tensor] = {}
 
     def gaussianize(self, X: torch.Tensor) -> torch.Tensor:
@@ -53,7 +57,8 @@ class GaussianizationLayers(nn.Module):
         check_patches(X)
         last = {}
         if self.ica:
-            X, last["W"] = fastica(X, self.ica_iters, update=self.ica, whiten=self.whiten, eps=self.eps)
+            X, last["W"] = fastica(X, self.ica_iters, update=self.ica, whiten=self.whiten, eps=self.eps,
+                                   decorrelation=self.decorrelation)
         elif self.whiten == "zca":
             X = zca_whiten(X, self.eps)
         elif self.whiten == "iterative":
