@@ -44,6 +44,8 @@ def solve_scalar(fn: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
     inside the current bracket, else bisects; the bracket shrinks with the sign of h
     (h > 0: the root lies above θ). Fixed step count, no host sync.
     """
+    if iters < 1:
+        raise ValueError(f"iters must be >= 1, got {iters}")
     lo0, hi0 = lo, hi
     theta = torch.minimum(torch.maximum(theta0, lo), hi)
     tol = torch.finfo(theta.dtype).eps ** 0.5
