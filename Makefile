@@ -41,7 +41,7 @@ book/_build/.inputs-stamp: $(BOOK_INPUTS)
 	mkdir -p book/_build && touch $@
 
 book: $(STAMP) $(VENDOR) book/_build/.inputs-stamp
-	env -u GAUSSLIB_MODE .venv/bin/jupyter-book build book -W -n --keep-going \
+	env -u GAUSSLIB_MODE OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} .venv/bin/jupyter-book build book -W -n --keep-going \
 	  || { rm -f book/_build/.inputs-stamp; exit 1; }
 
 # Screenshots of built pages with headless Chromium, into book/_build/screenshots/.
