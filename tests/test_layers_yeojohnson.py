@@ -60,3 +60,13 @@ def test_no_overflow_with_extreme_values(dtype):
     Y, lam = yeo_johnson(X)
     Y.square().sum().backward()
     assert torch.isfinite(Y).all() and torch.isfinite(lam).all() and torch.isfinite(X.grad).all()
+
+
+@pytest.mark.parametrize("dtype,rtol", [(torch.float64, 1e-12), (torch.float32, 1e-6)])
+@pytest.mark.parametrize("lam", [1e-17, 1e-8, 1e-4, 2 - 1e-12, 2.0, 0.0])
+def test_transform_near_singular_lambdas_matches_scipy(lam, dtype, rtol):
+    # λ → 0 (x ≥ 0) and λ → 2 (x < 0) are the log limits; a blended exponent used to cancel to 0.
+    x = torch.linspace(-3, 3, 7, dtype=torch.float64)
+    ref = torch.from_numpy(stats.yeojohnson(x.numpy(), lam))
+    y = yeo_johnson_transform(x.to(dtype)[None, :, None], torch.tensor([lam], dtype=dtype))
+    torch.testing.assert_close(y.flatten().double(), ref, rtol=rtol, atol=rtol)

@@ -47,15 +47,21 @@ def _per_side(p: torch.Tensor, on_pos: torch.Tensor, on_neg: torch.Tensor) -> to
 
 
 def yeo_johnson_transform(X: torch.Tensor, lam: torch.Tensor) -> torch.Tensor:
-    """Return ``ψ(λ, X): [B, n, d]`` for ``λ: [B]`` (differentiable in both)."""
+    """Return ``ψ(λ, X): [B, n, d]`` for ``λ: [B]`` (differentiable in both).
+
+    The side's exponent is selected with ``torch.where`` (a multiply-add blend of ``λ`` and
+    ``2 − λ`` cancels to 0 for tiny λ), and ``expm1(a t)/a`` becomes its series below
+    ``|a| < sqrt(eps)``; the branch not taken sees only finite arguments.
+    """
     p, s, t, _ = _prepare(X)
-    a_pos, a_neg = lam, 2.0 - lam
-    one = torch.ones_like(lam)
-    a = _per_side(p, a_pos, a_neg)
-    ia = _per_side(p, torch.where(a_pos == 0, 0 * one, 1 / torch.where(a_pos == 0, one, a_pos)),
-                   torch.where(a_neg == 0, 0 * one, 1 / torch.where(a_neg == 0, one, a_neg)))
-    at_zero = _per_side(p, (a_pos == 0).to(X.dtype), (a_neg == 0).to(X.dtype))
-    return s * (torch.expm1(a * t) * ia + at_zero * t)
+    lam = per_item(lam, X)
+    a = torch.where(p > 0, lam, 2.0 - lam)
+    small = a.abs() < torch.finfo(X.dtype).eps ** 0.5
+    a_safe = torch.where(small, torch.ones_like(a), a)
+    at = a * t
+    series = t * (1.0 + at * (0.5 + at / 6.0))
+    closed = torch.expm1(torch.where(small, torch.zeros_like(at), a_safe * t)) / a_safe
+    return s * torch.where(small, series, closed)
 
 
 def _llf_prepared(lam: torch.Tensor, prep):
