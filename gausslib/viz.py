@@ -1,4 +1,5 @@
-"""Figure helpers shared by the notebooks: the static small-multiples twin of a widget.
+"""Figure and table helpers shared by the notebooks: the static small-multiples twin of a
+widget, and Markdown tables of result rows (the book has no pandas).
 
 A slider needs a kernel, the HTML book has none; so each widget's plotting function
 ``plot(value, ax)`` is also drawn once per value of the slider's range, side by side.
@@ -7,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-__all__ = ["small_multiples"]
+__all__ = ["markdown_table", "small_multiples"]
 
 
 def small_multiples(plot: Callable, values: Sequence, *, ncols: int | None = None,
@@ -39,3 +40,26 @@ def small_multiples(plot: Callable, values: Sequence, *, ncols: int | None = Non
         fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def markdown_table(rows: Sequence[dict], columns: Sequence[str] | dict, *, digits: int = 3) -> str:
+    """Return a Markdown table of ``rows`` (dicts), one line per row, in the order given.
+
+    columns: the keys to show, or a dict {key: header}; digits: significant digits of floats
+    (floats of more integer digits print whole).
+    A missing key or ``None`` shows as an empty cell.
+    """
+    headers = dict(columns) if isinstance(columns, dict) else {c: c for c in columns}
+    if not headers:
+        raise ValueError("columns must name at least one key, got none")
+
+    def cell(v):
+        if v is None:
+            return ""
+        if not isinstance(v, float):
+            return str(v)
+        return f"{v:.0f}" if abs(v) >= 10 ** digits else f"{v:.{digits}g}"  # no 4.28e+03
+
+    lines = ["| " + " | ".join(headers.values()) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(cell(r.get(k)) for k in headers) + " |" for r in rows]
+    return "\n".join(lines)

@@ -5,7 +5,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
-from gausslib.viz import small_multiples  # noqa: E402
+from gausslib.viz import markdown_table, small_multiples  # noqa: E402
 
 
 def test_small_multiples_draws_one_panel_per_value_and_hides_the_rest():
@@ -29,3 +29,13 @@ def test_small_multiples_draws_one_panel_per_value_and_hides_the_rest():
 def test_small_multiples_rejects_bad_arguments(values, ncols):
     with pytest.raises(ValueError):
         small_multiples(lambda v, ax: None, values, ncols=ncols)
+
+
+def test_markdown_table_has_a_header_a_rule_and_one_line_per_row():
+    rows = [{"a": 1, "b": 0.123456, "c": None}, {"a": "x", "b": 2.0}]
+    text = markdown_table(rows, {"a": "A", "b": "B", "c": "C"}, digits=2)
+    lines = text.splitlines()
+    assert lines[0] == "| A | B | C |" and lines[1] == "|---|---|---|"
+    assert lines[2:] == ["| 1 | 0.12 |  |", "| x | 2 |  |"]
+    with pytest.raises(ValueError):
+        markdown_table(rows, [])
