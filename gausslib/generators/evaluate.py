@@ -125,8 +125,9 @@ def write_card(name: str, weights_dir=zoo.WEIGHTS_DIR) -> None:
     lines += ["## Training", "",
               f"- images seen: {meta.get('kimg', 0):.1f} kimg ({meta.get('step', 0)} steps of batch {meta.get('batch')}),"
               f" lr {meta.get('lr')}" + (f", R1 γ {meta['r1_gamma']:.4g} (lazy, every 16 steps)" if "r1_gamma" in meta else ""),
-              f"- time in training steps: {meta.get('wall_s', 0) / 3600:.2f} h wall, "
-              f"{meta.get('cpu_s', 0) / 3600:.2f} h CPU (wall includes time paused or starved by other jobs)",
+              f"- time in training steps: {meta.get('wall_s', 0) / 3600:.2f} h wall"
+              + (f", {meta['cpu_s'] / 3600:.2f} h CPU" if meta.get("cpu_s") else "")
+              + " (wall includes time paused or starved by other jobs on the shared machine)",
               f"- machine: {m.get('processor')} ({m.get('cpu_count')} cores shared with other jobs, "
               f"{m.get('threads')} torch thread), torch {m.get('torch')}, CUDA {m.get('cuda')}",
               "- " + ("loss: non-saturating logistic, lazy R1, style mixing p = 0.9, EMA of G (half-life "
