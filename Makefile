@@ -5,7 +5,7 @@ PY := .venv/bin/python
 PIP := $(PY) -m pip
 STAMP := .venv/.installed
 
-.PHONY: test book notebooks screenshots bench train study clean
+.PHONY: test book notebooks screenshots bench train study clean checkpoints-restore checkpoints-save
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv .venv
@@ -60,6 +60,17 @@ train: $(STAMP)
 	$(PY) -m gausslib.train glow --out runs/glow --kimg $(GLOW_KIMG) --resume
 	$(PY) -m gausslib.train export glow --run runs/glow --name glow-phantom64
 	$(PY) -m gausslib.train eval stylegan2-phantom64 glow-phantom64
+
+# Training checkpoints (G, D, EMA, optimisers, RNG) travel between sessions in data/checkpoints/:
+# `make checkpoints-restore` before `make train` resumes the committed run; `checkpoints-save`
+# after it stores the latest. Without a restore, `make train` starts from scratch.
+checkpoints-restore:
+	for m in stylegan2 glow; do mkdir -p runs/$$m; \
+	  if [ -f data/checkpoints/$$m.pt ] && [ ! -f runs/$$m/checkpoint.pt ]; then cp data/checkpoints/$$m.pt runs/$$m/checkpoint.pt; cp data/checkpoints/$$m-log.jsonl runs/$$m/log.jsonl; fi; done
+
+checkpoints-save:
+	mkdir -p data/checkpoints
+	for m in stylegan2 glow; do cp runs/$$m/checkpoint.pt data/checkpoints/$$m.pt; cp runs/$$m/log.jsonl data/checkpoints/$$m-log.jsonl; done
 
 # The paper's studies on the shipped generators (resumable: a rerun skips finished images).
 STUDY := $(PY) -m gausslib.study
