@@ -117,16 +117,24 @@ def set_rng_state(state: dict) -> None:
     torch.set_rng_state(state["torch"])
 
 
+def _start(args, config_cls):
+    """Return ``(device, run, state, config)``: the resumed state and its config, or a fresh config.
+
+    Seeds torch after loading so a fresh run is reproducible; a resumed run restores its own RNG.
+    """
+    run = Run(args.out, args.ckpt_minutes)
+    state = run.load() if args.resume else None
+    cfg = config_cls(**state["config"]) if state else config_cls(resolution=args.resolution)
+    torch.manual_seed(args.seed)
+    return torch.device(args.device), run, state, cfg
+
+
 # ----------------------------------------------------------------------------- StyleGAN2
 def train_stylegan2(args) -> None:
     """Trains StyleGAN2: non-saturating loss, lazy R1, style mixing, EMA generator with ramp-up."""
     from gausslib.generators.stylegan2 import Discriminator, Generator, StyleGAN2Config
 
-    dev = torch.device(args.device)
-    run = Run(args.out, args.ckpt_minutes)
-    state = run.load() if args.resume else None
-    cfg = StyleGAN2Config(**state["config"]) if state else StyleGAN2Config(resolution=args.resolution)
-    torch.manual_seed(args.seed)
+    dev, run, state, cfg = _start(args, StyleGAN2Config)
     G, D = Generator(cfg).to(dev), Discriminator(cfg).to(dev)
     G_ema = copy.deepcopy(G).eval().requires_grad_(False)
     r1_every, batch = 16, args.batch
@@ -234,11 +242,7 @@ def train_glow(args) -> None:
     """Trains Glow by maximum likelihood on dequantised 8-bit phantoms, lr warm-up, gradient clipping."""
     from gausslib.generators.glow import Glow, GlowConfig
 
-    dev = torch.device(args.device)
-    run = Run(args.out, args.ckpt_minutes)
-    state = run.load() if args.resume else None
-    cfg = GlowConfig(**state["config"]) if state else GlowConfig(resolution=args.resolution)
-    torch.manual_seed(args.seed)
+    dev, run, state, cfg = _start(args, GlowConfig)
     model = Glow(cfg, seed=args.seed).to(dev)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     step, nimg, wall, cpu, batch = 0, 0, 0.0, 0.0, args.batch
