@@ -5,7 +5,7 @@ PY := .venv/bin/python
 PIP := $(PY) -m pip
 STAMP := .venv/.installed
 
-.PHONY: test book notebooks screenshots bench train study clean checkpoints-restore checkpoints-save
+.PHONY: test book notebooks screenshots bench train study study-a study-b clean checkpoints-restore checkpoints-save
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv .venv
@@ -73,15 +73,26 @@ checkpoints-save:
 	for m in stylegan2 glow; do cp runs/$$m/checkpoint.pt data/checkpoints/$$m.pt; cp runs/$$m/log.jsonl data/checkpoints/$$m-log.jsonl; done
 
 # The paper's studies on the shipped generators (resumable: a rerun skips finished images).
+# The budget fits a 2-core CPU in a few hours (the paper: L-BFGS up to 510 iterations, Adam 1000);
+# `make study STUDY_BUDGET="--iters 300 --adam-iters 1000" ` for more. Two chains run side by side
+# as study-a and study-b (one core each).
 STUDY := $(PY) -m gausslib.study
-study: $(STAMP)
-	$(STUDY) mri --accel 8 --snr 20 10 --methods tv spherical csgmw noisereg orthogonal glayers
-	$(STUDY) mri --accel 8 --snr 20 --methods glayers --ablation
-	$(STUDY) mri --accel 2 --snr 20 --methods tv spherical csgmw noisereg orthogonal glayers
-	$(STUDY) mri --accel 8 --snr 20 --targets ood --methods tv spherical glayers
-	$(STUDY) deblur --methods spherical orthogonal raw glayers --betas 0 0.01 0.1 1 --inaccurate 2.5
-	$(STUDY) eikonal --methods tv spherical glayers
+STUDY_BUDGET ?= --iters 100 --adam-iters 300
+STUDY_ARGS = --images 25 --restarts 3 --batch-images 5 --threads 1 --no-progress $(STUDY_BUDGET)
+ALL_METHODS := tv spherical csgmw noisereg orthogonal glayers
+study: study-a study-b
 	$(STUDY) summarize
+
+study-a: $(STAMP)
+	$(STUDY) mri --accel 8 --snr 20 10 --methods $(ALL_METHODS) $(STUDY_ARGS)
+	$(STUDY) mri --accel 8 --snr 20 --methods glayers --ablation $(STUDY_ARGS)
+	$(STUDY) eikonal --methods tv spherical glayers $(STUDY_ARGS)
+	$(STUDY) mri --accel 8 --snr 20 --targets ood --methods tv spherical glayers $(STUDY_ARGS)
+
+study-b: $(STAMP)
+	$(STUDY) mri --accel 2 --snr 20 --methods $(ALL_METHODS) $(STUDY_ARGS)
+	$(STUDY) deblur --methods spherical orthogonal raw glayers --betas 0 0.1 1 --layouts P1 P2 $(STUDY_ARGS)
+	$(STUDY) deblur --methods spherical raw glayers --betas 0 --layouts P1 --inaccurate 2.5 $(STUDY_ARGS)
 
 clean:
 	rm -rf book/_build
