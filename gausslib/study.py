@@ -47,7 +47,7 @@ from gausslib import metrics, phantoms
 from gausslib.bench import machine
 from gausslib.invert import InversionResult, Problem, invert, squared_error
 
-__all__ = ["main", "METHODS", "summarize", "build_problem", "targets"]
+__all__ = ["main", "METHODS", "summarize", "summary_rows", "build_problem", "targets"]
 
 PROBLEMS = ("mri", "deblur", "eikonal")
 METHODS = ("tv", "raw", "spherical", "orthogonal", "glayers", "csgmw", "noisereg")
@@ -370,9 +370,10 @@ def run(args) -> None:
 
 
 # --------------------------------------------------------------------------------- summarize
-def summarize(paths: list[Path], csv_path: Path | None) -> str:
-    """Return Markdown tables (mean ± std of the best-of-restarts PSNR / SSIM per method and
-    setting, n images) of the records in ``paths``, and write them as CSV to ``csv_path``."""
+def summary_rows(paths: list[Path]) -> list[dict]:
+    """Return one row per (problem, setting, method, variant) of the records in ``paths``: n images
+    and mean ± std of the best-of-restarts PSNR / SSIM (LPIPS mean, seconds per image), in the
+    paper's column order. ``setting`` and ``variant`` are JSON strings (sorted keys)."""
     groups: dict[tuple, list[dict]] = {}
     for path in paths:
         for r in read_records(path):
@@ -395,6 +396,13 @@ def summarize(paths: list[Path], csv_path: Path | None) -> str:
                      "n": len({r["image"] for r in recs}), "psnr_mean": p, "psnr_std": ps,
                      "ssim_mean": s, "ssim_std": ss, "lpips_mean": lp,
                      "seconds_mean": statistics.fmean(r["seconds"] for r in recs)})
+    return rows
+
+
+def summarize(paths: list[Path], csv_path: Path | None) -> str:
+    """Return Markdown tables (mean ± std of the best-of-restarts PSNR / SSIM per method and
+    setting, n images) of the records in ``paths``, and write them as CSV to ``csv_path``."""
+    rows = summary_rows(paths)
     if csv_path is not None and rows:
         csv_path.parent.mkdir(parents=True, exist_ok=True)
         with csv_path.open("w", newline="") as f:

@@ -1,0 +1,58 @@
+"""The paper's tables joined with study summaries: labels, selection, ranks and Kendall's τ."""
+import json
+import math
+
+import pytest
+
+from gausslib import paper
+
+
+def _row(method, variant, psnr, problem="mri", setting=None, n=25):
+    setting = setting or {"accel": 8, "snr_db": 20, "targets": "generator"}
+    return {"problem": problem, "setting": json.dumps(setting, sort_keys=True), "method": method,
+            "variant": json.dumps(variant, sort_keys=True), "n": n, "psnr_mean": psnr, "psnr_std": 1.0,
+            "ssim_mean": 0.8, "ssim_std": 0.05}
+
+
+@pytest.mark.parametrize("method, variant, expected", [
+    ("tv", {"lam": 0.01}, "tv"),
+    ("glayers", {"layers": "full", "noise": "reparam"}, "glayers"),
+    ("glayers", {"layers": "ica+yj", "noise": "reparam"}, "glayers:ica+yj"),
+    ("glayers", {"layers": "full", "layout": "P2"}, "glayers P2"),
+    ("raw", {"beta": 0.1, "layout": "P1"}, "raw β=0.1"),
+    ("spherical", {"layout": "P1"}, "spherical"),
+    ("spherical", {"noise": "free"}, "spherical (noise free)"),
+    ("csgmw", {"lam": 0.001, "noise": "fixed"}, "csgmw"),
+])
+def test_label(method, variant, expected):
+    assert paper.label(_row(method, variant, 0.0)) == expected
+
+
+def test_kendall_tau():
+    a = {"x": 1.0, "y": 2.0, "z": 3.0}
+    assert paper.kendall_tau(a, a) == 1.0
+    assert paper.kendall_tau(a, {k: -v for k, v in a.items()}) == -1.0
+    assert paper.kendall_tau(a, {"x": 1.0, "y": 3.0, "z": 2.0}) == pytest.approx(1 / 3)
+    assert math.isnan(paper.kendall_tau(a, {"x": 1.0}))
+
+
+def test_compare_selects_the_setting_and_ranks():
+    rows = [_row("tv", {"lam": 0.01}, 25.0), _row("spherical", {"noise": "reparam"}, 30.0),
+            _row("glayers", {"layers": "full", "noise": "reparam"}, 29.0),
+            _row("glayers", {"layers": "full", "noise": "reparam"}, 40.0,
+                 setting={"accel": 2, "snr_db": 20, "targets": "generator"})]
+    table = paper.TABLES["table1-8x20"]
+    chosen = paper.select(rows, table)
+    assert list(chosen) == ["tv", "spherical", "glayers"] and chosen["glayers"]["psnr_mean"] == 29.0
+    md = paper.compare(rows, table)
+    assert "| glayers | 25 | 29.00 ± 1.00" in md and "27.99" in md
+    # ours: spherical > glayers > tv; paper: glayers > spherical > tv → one discordant pair of three
+    assert "**+0.33**" in md
+    assert "no results yet" in paper.compare([], table)
+
+
+def test_every_table_names_known_settings():
+    for table in paper.TABLES.values():
+        assert table.problem in ("mri", "deblur", "eikonal")
+        assert set(table.ssim) <= set(table.psnr)
+        assert set(table.psnr) <= set(table.labels or table.psnr)
