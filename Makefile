@@ -52,8 +52,9 @@ bench: $(STAMP)
 	$(PY) -m gausslib.bench --out data/results/bench
 
 # Resumable: runs/ keeps checkpoints; re-running continues where the last run stopped.
-SG2_KIMG ?= 3000
-GLOW_KIMG ?= 3000
+# the shipped weights' kimg: `make train` from scratch reproduces data/weights/ (same seeds, one thread)
+SG2_KIMG ?= 75.04
+GLOW_KIMG ?= 90.016
 train: $(STAMP)
 	$(PY) -m gausslib.train stylegan2 --out runs/stylegan2 --kimg $(SG2_KIMG) --resume
 	$(PY) -m gausslib.train export stylegan2 --run runs/stylegan2 --name stylegan2-phantom64

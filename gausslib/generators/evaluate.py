@@ -95,6 +95,16 @@ An endless stream: training step `k` uses `seed = 10000 + k` (every image is fre
 use held-out seeds 1 and 2, never seen in training."""
 
 
+def _train_time(meta: dict) -> str:
+    """Return a sentence estimating ``make train``'s time for this model from the run's last logged speed."""
+    speeds = sorted(r["sec_per_kimg"] for r in meta.get("log_tail", []) if "sec_per_kimg" in r)
+    if not speeds:
+        return ""
+    minutes = meta.get("kimg", 0) * speeds[len(speeds) // 2] / 60
+    return (f"At the run's last logged speed ({speeds[len(speeds) // 2]:g} s/kimg, one torch thread, the other "
+            f"model training beside it) `make train` needs about {minutes:.0f} minutes for this model.\n")
+
+
 def write_card(name: str, weights_dir=zoo.WEIGHTS_DIR) -> None:
     """Writes the model card ``<name>.md`` from the weights' metadata and ``<name>.metrics.json``."""
     payload = torch.load(weights_dir / f"{name}.pt", map_location="cpu", weights_only=False)
@@ -156,8 +166,9 @@ def write_card(name: str, weights_dir=zoo.WEIGHTS_DIR) -> None:
               f"python -m gausslib.train {kind} --out runs/{kind} --kimg {meta.get('kimg', 0):g} --resume --threads 1",
               f"python -m gausslib.train export {kind} --run runs/{kind} --name {name}",
               f"python -m gausslib.train eval {name}",
-              "make train   # both models to SG2_KIMG / GLOW_KIMG (default 3000), export, evaluate, rewrite cards",
+              "make train   # both models from scratch to the shipped kimg (SG2_KIMG / GLOW_KIMG), export, evaluate",
               "```", "",
+              _train_time(meta),
               "Step k always draws phantom seed 10000 + k, and a checkpoint stores the RNG state, so a resumed run",
               "continues with the same data and random draws as an uninterrupted one (on the same device).", ""]
     (weights_dir / f"{name}.md").write_text("\n".join(lines))
