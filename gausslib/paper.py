@@ -18,7 +18,7 @@ import json
 import math
 from dataclasses import dataclass, field
 
-__all__ = ["PaperTable", "TABLES", "label", "compare", "kendall_tau", "select"]
+__all__ = ["PaperTable", "TABLES", "label", "compare", "kendall_tau", "select", "paired_difference"]
 
 
 @dataclass(frozen=True)
@@ -131,3 +131,23 @@ def compare(rows: list[dict], table: PaperTable) -> str:
         lines += ["", f"Kendall's τ between our PSNR ordering and the paper's over {len(shared)} methods: "
                       f"**{kendall_tau(mine, shared):+.2f}** (1: same order, −1: reversed)."]
     return "\n".join(lines)
+
+
+def paired_difference(records: list[dict], table: PaperTable, a: str, b: str, metric: str = "psnr") -> dict:
+    """Return the per-image difference ``a − b`` of the best-of-restarts ``metric`` over the images
+    both labels have in ``table``'s setting: ``{"n", "mean", "se", "wins"}`` (``wins``: fraction of
+    images where a is better). Pairing by image removes the spread between targets, which dominates
+    the tables' ± std."""
+    by_label: dict[str, dict[int, float]] = {}
+    for r in records:
+        if r.get("restart") != "best" or r["problem"] != table.problem:
+            continue
+        if all(r["setting"].get(k) == v for k, v in table.setting.items()):
+            by_label.setdefault(label(r), {})[r["image"]] = r[metric]
+    shared = sorted(set(by_label.get(a, {})) & set(by_label.get(b, {})))
+    d = [by_label[a][i] - by_label[b][i] for i in shared]
+    if not d:
+        return {"n": 0, "mean": math.nan, "se": math.nan, "wins": math.nan}
+    mean = sum(d) / len(d)
+    se = math.sqrt(sum((x - mean) ** 2 for x in d) / (len(d) - 1) / len(d)) if len(d) > 1 else math.nan
+    return {"n": len(d), "mean": mean, "se": se, "wins": sum(x > 0 for x in d) / len(d)}

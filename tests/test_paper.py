@@ -56,3 +56,17 @@ def test_every_table_names_known_settings():
         assert table.problem in ("mri", "deblur", "eikonal")
         assert set(table.ssim) <= set(table.psnr)
         assert set(table.psnr) <= set(table.labels or table.psnr)
+
+
+def test_paired_difference_pairs_by_image():
+    setting = {"accel": 8, "snr_db": 20, "targets": "generator"}
+    recs = [{"problem": "mri", "setting": setting, "method": m, "variant": v, "image": i, "restart": "best",
+             "psnr": p + (0.5 if m == "glayers" else 0.0) + 0.1 * i}
+            for i, p in enumerate([20.0, 30.0, 40.0])
+            for m, v in [("glayers", {"layers": "full"}), ("spherical", {})]]
+    recs.append({**recs[0], "restart": 0, "psnr": 99.0})      # restarts other than "best" are ignored
+    recs.append({**recs[1], "image": 7, "psnr": 0.0})         # an image only one method has is ignored
+    d = paper.paired_difference(recs, paper.TABLES["table1-8x20"], "glayers", "spherical")
+    assert d["n"] == 3 and d["mean"] == pytest.approx(0.5) and d["se"] == pytest.approx(0.0, abs=1e-12)
+    assert d["wins"] == 1.0
+    assert paper.paired_difference(recs, paper.TABLES["table4"], "glayers", "spherical")["n"] == 0
