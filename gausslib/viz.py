@@ -63,3 +63,61 @@ def markdown_table(rows: Sequence[dict], columns: Sequence[str] | dict, *, digit
     lines = ["| " + " | ".join(headers.values()) + " |", "|" + "---|" * len(headers)]
     lines += ["| " + " | ".join(cell(r.get(k)) for k in headers) + " |" for r in rows]
     return "\n".join(lines)
+
+
+# ------------------------------------------------------------- patch layouts (Glow P1 / P2)
+def tile_channels(t, ncols: int | None = None, gap: int = 1):
+    """Return the channels of ``t: [C, h, w]`` (or ``[h, w]``) tiled into one 2-D float array
+    ``[rows·(h + gap) − gap, ncols·(w + gap) − gap]``, row-major, NaN in the gaps and unused tiles.
+
+    ncols: tiles per row (default ``ceil(√C)``); gap: NaN pixels between tiles.
+    """
+    import math
+
+    import numpy as np
+
+    a = np.asarray(t.detach().cpu() if hasattr(t, "detach") else t, dtype=float)
+    if a.ndim == 2:
+        a = a[None]
+    if a.ndim != 3:
+        raise ValueError(f"t must be [C, h, w] or [h, w], got shape {a.shape}")
+    C, h, w = a.shape
+    ncols = math.ceil(math.sqrt(C)) if ncols is None else ncols
+    if not isinstance(ncols, int) or ncols < 1 or gap < 0:
+        raise ValueError(f"ncols must be a positive int and gap ≥ 0, got ncols={ncols!r}, gap={gap!r}")
+    nrows = -(-C // ncols)
+    out = np.full((nrows * (h + gap) - gap, ncols * (w + gap) - gap), np.nan)
+    for c in range(C):
+        r, k = divmod(c, ncols)
+        out[r * (h + gap): r * (h + gap) + h, k * (w + gap): k * (w + gap) + w] = a[c]
+    return out
+
+
+def plot_patch_ids(ids, ax, *, highlight=(), ncols: int | None = None, cmap: str = "tab20",
+                   title: str | None = None):
+    """Draw a map of patch ids ``[C, h, w]`` (channels tiled by :func:`tile_channels`) on ``ax``:
+    every patch in a pale colour of ``cmap`` (id modulo its colours, so neighbours differ), the
+    patches in ``highlight`` in solid black. Return the list of drawn images.
+
+    ids: e.g. the latent a layout's ``from_matrix`` makes of the patch matrix whose row i is all i.
+    """
+    import numpy as np
+    from matplotlib import colormaps
+
+    mosaic = tile_channels(ids, ncols)
+    colours = colormaps[cmap]
+    n_colours = getattr(colours, "N", 20)
+    pale = np.ma.masked_invalid(np.where(np.isnan(mosaic), np.nan, np.nan_to_num(mosaic) % n_colours))
+    images = [ax.imshow(pale, cmap=colours, vmin=0, vmax=n_colours - 1, alpha=0.45, interpolation="nearest")]
+    chosen = np.isin(np.nan_to_num(mosaic, nan=-1), list(highlight))
+    if chosen.any():
+        images.append(ax.imshow(np.ma.masked_where(~chosen, np.ones_like(mosaic)), cmap="gray_r", vmin=0, vmax=1,
+                                interpolation="nearest"))
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title:
+        ax.set_title(title, fontsize=9)
+    return images
+
+
+__all__ += ["tile_channels", "plot_patch_ids"]

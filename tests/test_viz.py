@@ -39,3 +39,35 @@ def test_markdown_table_has_a_header_a_rule_and_one_line_per_row():
     assert lines[2:] == ["| 1 | 0.12 |  |", "| x | 2 |  |"]
     with pytest.raises(ValueError):
         markdown_table(rows, [])
+
+
+def test_tile_channels_places_each_channel_in_its_tile_with_nan_gaps():
+    import numpy as np
+    import torch
+
+    from gausslib.viz import tile_channels
+
+    t = torch.arange(5 * 2 * 3, dtype=torch.float64).reshape(5, 2, 3)
+    m = tile_channels(t, gap=1)                               # ncols = ceil(√5) = 3, two rows
+    assert m.shape == (2 * 3 - 1, 3 * 4 - 1)
+    assert np.array_equal(m[0:2, 0:3], t[0].numpy()) and np.array_equal(m[3:5, 4:7], t[4].numpy())
+    assert np.isnan(m[2]).all() and np.isnan(m[:, 3]).all() and np.isnan(m[3:, 8:]).all()
+    assert np.array_equal(tile_channels(t[0]), t[0].numpy())  # a single map is itself
+    with pytest.raises(ValueError):
+        tile_channels(torch.zeros(2, 2, 2, 2))
+
+
+def test_plot_patch_ids_blackens_only_the_highlighted_patches():
+    import numpy as np
+    import torch
+
+    from gausslib.viz import plot_patch_ids
+
+    ids = torch.arange(4.0).repeat_interleave(4).reshape(1, 4, 4)  # rows are patches 0..3
+    fig, ax = plt.subplots()
+    images = plot_patch_ids(ids, ax, highlight=[2], title="patch 2")
+    top = images[-1].get_array()
+    assert len(images) == 2 and ax.get_title() == "patch 2"
+    assert np.array_equal(~np.ma.getmaskarray(top), (ids[0] == 2).numpy())
+    assert len(plot_patch_ids(ids, ax)) == 1                  # nothing highlighted: no overlay
+    plt.close(fig)
