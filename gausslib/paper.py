@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import json
 import math
+import shlex
 from dataclasses import dataclass, field
 
-__all__ = ["PaperTable", "TABLES", "label", "compare", "kendall_tau", "select", "paired_difference"]
+__all__ = ["PaperTable", "TABLES", "label", "compare", "kendall_tau", "select", "paired_difference",
+           "agreement", "produces", "provenance"]
 
 
 @dataclass(frozen=True)
@@ -167,3 +169,82 @@ def paired_difference(records: list[dict], table: PaperTable, a: str, b: str, me
     mean = sum(d) / len(d)
     se = math.sqrt(sum((x - mean) ** 2 for x in d) / (len(d) - 1) / len(d)) if len(d) > 1 else math.nan
     return {"n": len(d), "mean": mean, "se": se, "wins": sum(x > 0 for x in d) / len(d)}
+
+
+_WORDS = [(1, "the same as"), (0.5, "mostly the same as"), (1e-9, "somewhat similar to"), (-1e-9, "unrelated to"),
+          (-0.5, "somewhat opposed to"), (-0.999, "mostly the reverse of"), (-2, "the reverse of")]
+
+
+def agreement(rows: list[dict], table: PaperTable) -> str:
+    """Return sentences, generated from the numbers, on where our PSNR ordering in ``table`` agrees
+    with the paper's: both orderings, Kendall's τ, who ranks first, which pairs swap (and whether
+    they lie within two standard errors of each other) and the mean offset from the paper."""
+    sel = select(rows, table)
+    ours = {k: r["psnr_mean"] for k, r in sel.items()}
+    theirs = {k: v for k, v in table.psnr.items() if k in ours}
+
+    def order(d):
+        return sorted(d, key=d.get, reverse=True)
+
+    if len(ours) < 2:
+        return "Too few methods have results yet to speak of an ordering."
+    text = [f"Our PSNR order: {' > '.join(order(ours))} (n = {min(r['n'] for r in sel.values())}–"
+            f"{max(r['n'] for r in sel.values())} targets)."]
+    if len(theirs) < 2:
+        return " ".join(text + ["The paper reports no PSNR for this setting, so there is no ordering to compare."])
+    tau = kendall_tau(ours, theirs)
+    text.append(f"Over the {len(theirs)} methods both report, τ = {tau:+.2f}: our order is "
+                f"{next(w for t, w in _WORDS if tau >= t)} the paper's ({' > '.join(order(theirs))}).")
+    mine = order({k: ours[k] for k in theirs})
+    best_o, best_p = mine[0], order(theirs)[0]
+    text.append(f"Both rank {best_o} first." if best_o == best_p else
+                f"The paper's best, {best_p}, is our #{mine.index(best_p) + 1}; "
+                f"our best is {best_o} (the paper's #{order(theirs).index(best_o) + 1}).")
+    keys = list(theirs)
+    flips = [(a, b) for i, a in enumerate(keys) for b in keys[i + 1:]
+             if (ours[a] - ours[b]) * (theirs[a] - theirs[b]) < 0]
+
+    def se(a, b):
+        return (sel[a]["psnr_std"] ** 2 / sel[a]["n"] + sel[b]["psnr_std"] ** 2 / sel[b]["n"]) ** 0.5
+
+    if flips:
+        close = sum(abs(ours[a] - ours[b]) < 2 * se(a, b) for a, b in flips)
+        text.append(f"Pairs in the other order: {', '.join(f'{a} / {b}' for a, b in flips)}; of these, {close} "
+                    "lie within two standard errors of each other in our study.")
+    offset = sum(ours[k] - theirs[k] for k in theirs) / len(theirs)
+    text.append(f"Our PSNRs lie {abs(offset):.1f} dB {'above' if offset > 0 else 'below'} the paper's on average "
+                "(another generator, image size and target set).")
+    return " ".join(text)
+
+
+def produces(command: str, table: PaperTable) -> bool:
+    """Return whether the study command line ``command`` (``python -m gausslib.study …``) writes
+    cells of ``table``."""
+    from gausslib import study
+
+    args = study.parser().parse_args(shlex.split(command)[3:])
+    if args.problem != table.problem:
+        return False
+    labels = set(args.methods) | ({f"glayers:{k}" for k in study.ABLATION} if args.ablation else set())
+    labels = {lab for m in labels for lab in (m, f"{m} P1", f"{m} P2", f"{m} β=0")} | {
+        f"raw β={b:g}" for b in args.betas}
+    in_setting = any(all(s.get(k) == v for k, v in table.setting.items()) for s in study.settings(args))
+    return in_setting and bool(labels & set(table.labels or table.psnr))
+
+
+def provenance(table: PaperTable, runs: list[dict], out: str) -> str:
+    """Return Markdown bullets: the study commands (from ``runs.jsonl`` records ``runs``) that wrote
+    ``table``'s cells into the results file named ``out``, the machine, thread count and wall time
+    (or since when it runs)."""
+    lines = []
+    for command in dict.fromkeys(r["command"] for r in runs if r.get("out") == out and r.get("event") == "start"):
+        if not produces(command, table):
+            continue
+        starts = [r for r in runs if r.get("event") == "start" and r["command"] == command]
+        finishes = [r for r in runs if r.get("event") == "finish" and r["command"] == command]
+        m = starts[0]["machine"]
+        state = (f"finished, wall time {sum(r['wall_seconds'] for r in finishes) / 60:.0f} min"
+                 if len(finishes) >= len(starts) else f"running since {starts[-1]['time']}")
+        lines.append(f"- `{command}`  \n  {m.get('processor')}, {m.get('cpu_count')} CPUs, torch {m.get('torch')}, "
+                     f"{starts[0]['threads']} thread; {state}")
+    return "\n".join(["Produced by:", *lines]) if lines else "No study run has produced this table yet."

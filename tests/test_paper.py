@@ -70,3 +70,29 @@ def test_paired_difference_pairs_by_image():
     assert d["n"] == 3 and d["mean"] == pytest.approx(0.5) and d["se"] == pytest.approx(0.0, abs=1e-12)
     assert d["wins"] == 1.0
     assert paper.paired_difference(recs, paper.TABLES["table4"], "glayers", "spherical")["n"] == 0
+
+
+def test_agreement_sentences_follow_the_numbers():
+    table = paper.TABLES["table1-8x20"]
+    same = [_row(m, {}, p) for m, p in table.psnr.items()]
+    text = paper.agreement(same, table)
+    assert "τ = +1.00" in text and "the same as the paper's" in text and "Both rank glayers first." in text
+    assert "0.0 dB above" in text or "0.0 dB below" in text
+    swapped = [_row(m, {}, -p) for m, p in table.psnr.items()]
+    assert "τ = -1.00" in paper.agreement(swapped, table) and "reverse" in paper.agreement(swapped, table)
+    assert "Too few" in paper.agreement(same[:1], table)
+
+
+def test_produces_and_provenance():
+    cmd = "python -m gausslib.study mri --accel 8 --snr 20 10 --methods tv spherical glayers"
+    assert paper.produces(cmd, paper.TABLES["table1-8x10"]) and paper.produces(cmd, paper.TABLES["table2"])
+    assert not paper.produces(cmd, paper.TABLES["table1-2x20"]) and not paper.produces(cmd, paper.TABLES["table4"])
+    deblur = "python -m gausslib.study deblur --methods raw glayers --betas 0 1 --layouts P1 --inaccurate 2.5"
+    assert paper.produces(deblur, paper.TABLES["table7"]) and paper.produces(deblur, paper.TABLES["table8"])
+    machine = {"processor": "x86_64", "cpu_count": 2, "torch": "2.13.0"}
+    runs = [{"out": "mri.jsonl", "event": "start", "command": cmd, "machine": machine, "threads": 1, "time": "T0"},
+            {"out": "mri.jsonl", "event": "finish", "command": cmd, "wall_seconds": 600.0, "images_run": 25}]
+    text = paper.provenance(paper.TABLES["table1-8x20"], runs, "mri.jsonl")
+    assert cmd in text and "finished, wall time 10 min" in text and "2 CPUs" in text
+    assert "running since T0" in paper.provenance(paper.TABLES["table1-8x20"], runs[:1], "mri.jsonl")
+    assert "No study run" in paper.provenance(paper.TABLES["table1-2x20"], runs, "mri.jsonl")
