@@ -188,8 +188,8 @@ def agreement(rows: list[dict], table: PaperTable) -> str:
 
     if len(ours) < 2:
         return "Too few methods have results yet to speak of an ordering."
-    text = [f"Our PSNR order: {' > '.join(order(ours))} (n = {min(r['n'] for r in sel.values())}–"
-            f"{max(r['n'] for r in sel.values())} targets)."]
+    ns = sorted({r["n"] for r in sel.values()})
+    text = [f"Our PSNR order: {' > '.join(order(ours))} (n = {ns[0]}{f'–{ns[-1]}' if len(ns) > 1 else ''} targets)."]
     if len(theirs) < 2:
         return " ".join(text + ["The paper reports no PSNR for this setting, so there is no ordering to compare."])
     tau = kendall_tau(ours, theirs)
@@ -210,7 +210,7 @@ def agreement(rows: list[dict], table: PaperTable) -> str:
     if flips:
         close = sum(abs(ours[a] - ours[b]) < 2 * se(a, b) for a, b in flips)
         text.append(f"Pairs in the other order: {', '.join(f'{a} / {b}' for a, b in flips)}; of these, {close} "
-                    "lie within two standard errors of each other in our study.")
+                    f"{'lies' if close == 1 else 'lie'} within two standard errors of each other in our study.")
     offset = sum(ours[k] - theirs[k] for k in theirs) / len(theirs)
     text.append(f"Our PSNRs lie {abs(offset):.1f} dB {'above' if offset > 0 else 'below'} the paper's on average "
                 "(another generator, image size and target set).")
