@@ -87,6 +87,21 @@ def test_notebook_is_committed_executed(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_display_math_stands_in_its_own_paragraph(path):
+    """A one-line ``$$ … $$`` inside a paragraph is not display math for MyST: its dollars pair up with
+    the inline ones around it and the rest of the paragraph renders as garbled math."""
+    nb = nbformat.read(path, as_version=4)
+    for cell in (c for c in nb.cells if c.cell_type == "markdown"):
+        lines = cell.source.split("\n")
+        for i, line in enumerate(lines):
+            s = line.strip()
+            if s.startswith("$$") and s.endswith("$$") and len(s) > 4:
+                before = lines[i - 1].strip() if i > 0 else ""
+                after = lines[i + 1].strip() if i + 1 < len(lines) else ""
+                assert not before and not after, f"{path.name}: put blank lines around {s[:60]!r}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_widget_cells_are_ignored_by_nbval(path):
     nb = nbformat.read(path, as_version=4)
     for cell in code_cells(nb):
