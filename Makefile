@@ -89,6 +89,8 @@ study-a: $(STAMP)
 	$(STUDY) mri --accel 8 --snr 20 --methods glayers --ablation $(STUDY_ARGS)
 	$(STUDY) eikonal --methods tv spherical glayers $(STUDY_ARGS)
 	$(STUDY) mri --accel 8 --snr 20 --targets ood --methods tv spherical glayers $(STUDY_ARGS)
+	$(STUDY) mri --accel 8 --snr 20 --methods spherical orthogonal glayers --noise-modes fixed $(STUDY_ARGS)
+	$(STUDY) mri --accel 8 --snr 20 --methods spherical --noise-modes free $(STUDY_ARGS)
 
 study-b: $(STAMP)
 	$(STUDY) mri --accel 2 --snr 20 --methods $(ALL_METHODS) $(STUDY_ARGS)

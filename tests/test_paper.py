@@ -96,3 +96,10 @@ def test_produces_and_provenance():
     assert cmd in text and "finished, wall time 10 min" in text and "2 CPUs" in text
     assert "running since T0" in paper.provenance(paper.TABLES["table1-8x20"], runs[:1], "mri.jsonl")
     assert "No study run" in paper.provenance(paper.TABLES["table1-2x20"], runs, "mri.jsonl")
+
+
+def test_produces_knows_the_noise_modes():
+    cmd = "python -m gausslib.study mri --accel 8 --snr 20 --methods spherical glayers --noise-modes fixed"
+    assert paper.produces(cmd, paper.TABLES["table5"])
+    assert not paper.produces(cmd.replace("spherical glayers", "tv"), paper.TABLES["table5"])
+    assert paper.label(_row("glayers", {"layers": "full", "noise": "fixed"}, 0.0)) in paper.TABLES["table5"].psnr
