@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 import shlex
+import statistics
 from dataclasses import dataclass, field
 
 __all__ = ["PaperTable", "TABLES", "label", "compare", "kendall_tau", "select", "paired_difference",
@@ -35,28 +36,27 @@ class PaperTable:
     labels: tuple[str, ...] | None = None  # which of our labels belong in the table (default: psnr's keys)
     note: str = ""                          # how the paper's rows map to ours, where not one to one
 
+    def covers(self, setting: dict | str) -> bool:
+        """Return whether a study setting (dict or its JSON) is one of this table's."""
+        setting = json.loads(setting) if isinstance(setting, str) else setting
+        return all(setting.get(k) == v for k, v in self.setting.items())
+
 
 _MRI_8X20 = {"accel": 8, "snr_db": 20, "targets": "generator"}
 _TABLE1_NOTE = ("The paper's Table 1 \"G layers\" are ICA + Yeo-Johnson (its numbers equal Table 2's ICA + YJ row); "
                 "ours are the full stack (ICA + YJ + Lambert), whose paper value is in Table 2.")
+_TABLE1_METHODS = ("tv", "spherical", "csgmw", "noisereg", "orthogonal", "glayers")
+_TABLE1 = {  # (acceleration, SNR dB): (PSNR, SSIM) per method, in _TABLE1_METHODS order
+    (8, 20): ((20.20, 26.93, 20.19, 21.61, 26.14, 27.99), (0.60, 0.79, 0.57, 0.50, 0.78, 0.83)),
+    (8, 10): ((19.78, 22.78, 19.98, 18.09, 25.10, 25.48), (0.57, 0.61, 0.55, 0.27, 0.77, 0.78)),
+    (2, 20): ((32.92, 32.90, 27.53, 28.04, 29.29, 32.41), (0.91, 0.90, 0.74, 0.66, 0.84, 0.90)),
+}
 TABLES = {
-    "table1-8x20": PaperTable("Table 1, CS-MRI 8× / 20 dB (StyleGAN2)", "mri", _MRI_8X20,
-                              {"tv": 20.20, "spherical": 26.93, "csgmw": 20.19, "noisereg": 21.61,
-                               "orthogonal": 26.14, "glayers": 27.99},
-                              {"tv": 0.60, "spherical": 0.79, "csgmw": 0.57, "noisereg": 0.50,
-                               "orthogonal": 0.78, "glayers": 0.83}, note=_TABLE1_NOTE),
-    "table1-8x10": PaperTable("Table 1, CS-MRI 8× / 10 dB (StyleGAN2)", "mri",
-                              {"accel": 8, "snr_db": 10, "targets": "generator"},
-                              {"tv": 19.78, "spherical": 22.78, "csgmw": 19.98, "noisereg": 18.09,
-                               "orthogonal": 25.10, "glayers": 25.48},
-                              {"tv": 0.57, "spherical": 0.61, "csgmw": 0.55, "noisereg": 0.27,
-                               "orthogonal": 0.77, "glayers": 0.78}, note=_TABLE1_NOTE),
-    "table1-2x20": PaperTable("Table 1, CS-MRI 2× / 20 dB (StyleGAN2)", "mri",
-                              {"accel": 2, "snr_db": 20, "targets": "generator"},
-                              {"tv": 32.92, "spherical": 32.90, "csgmw": 27.53, "noisereg": 28.04,
-                               "orthogonal": 29.29, "glayers": 32.41},
-                              {"tv": 0.91, "spherical": 0.90, "csgmw": 0.74, "noisereg": 0.66,
-                               "orthogonal": 0.84, "glayers": 0.90}, note=_TABLE1_NOTE),
+    **{f"table1-{accel}x{snr}": PaperTable(
+        f"Table 1, CS-MRI {accel}× / {snr} dB (StyleGAN2)", "mri",
+        {"accel": accel, "snr_db": snr, "targets": "generator"},
+        dict(zip(_TABLE1_METHODS, psnr)), dict(zip(_TABLE1_METHODS, ssim)), note=_TABLE1_NOTE)
+       for (accel, snr), (psnr, ssim) in _TABLE1.items()},
     # "none" of the paper's Table 2 is the spherical constraint (its 26.93 is Table 1's spherical)
     "table2": PaperTable("Table 2, ablation, CS-MRI 8× / 20 dB (StyleGAN2)", "mri", _MRI_8X20,
                          {"spherical": 26.93, "glayers:zca": 27.08, "glayers:ica": 27.91,
@@ -124,8 +124,7 @@ def select(rows: list[dict], table: PaperTable) -> dict[str, dict]:
     wanted = table.labels or tuple(table.psnr)
     found = {}
     for r in rows:
-        setting = json.loads(r["setting"]) if isinstance(r["setting"], str) else r["setting"]
-        if r["problem"] == table.problem and all(setting.get(k) == v for k, v in table.setting.items()):
+        if r["problem"] == table.problem and table.covers(r["setting"]):
             found.setdefault(label(r), r)
     return {k: found[k] for k in wanted if k in found}
 
@@ -178,17 +177,14 @@ def paired_difference(records: list[dict], table: PaperTable, a: str, b: str, me
     the tables' ± std."""
     by_label: dict[str, dict[int, float]] = {}
     for r in records:
-        if r.get("restart") != "best" or r["problem"] != table.problem:
-            continue
-        if all(r["setting"].get(k) == v for k, v in table.setting.items()):
+        if r.get("restart") == "best" and r["problem"] == table.problem and table.covers(r["setting"]):
             by_label.setdefault(label(r), {})[r["image"]] = r[metric]
     shared = sorted(set(by_label.get(a, {})) & set(by_label.get(b, {})))
     d = [by_label[a][i] - by_label[b][i] for i in shared]
     if not d:
         return {"n": 0, "mean": math.nan, "se": math.nan, "wins": math.nan}
-    mean = sum(d) / len(d)
-    se = math.sqrt(sum((x - mean) ** 2 for x in d) / (len(d) - 1) / len(d)) if len(d) > 1 else math.nan
-    return {"n": len(d), "mean": mean, "se": se, "wins": sum(x > 0 for x in d) / len(d)}
+    se = statistics.stdev(d) / math.sqrt(len(d)) if len(d) > 1 else math.nan
+    return {"n": len(d), "mean": statistics.fmean(d), "se": se, "wins": sum(x > 0 for x in d) / len(d)}
 
 
 _WORDS = [(1, "the same as"), (0.5, "mostly the same as"), (1e-9, "somewhat similar to"), (-1e-9, "unrelated to"),
@@ -249,7 +245,7 @@ def produces(command: str, table: PaperTable) -> bool:
     suffixes = ["" if m == "reparam" else f" (noise {m})" for m in args.noise_modes]
     labels = {lab + x for m in labels for lab in (m, f"{m} P1", f"{m} P2", f"{m} β=0") for x in suffixes} | {
         f"raw β={b:g}" for b in args.betas}
-    in_setting = any(all(s.get(k) == v for k, v in table.setting.items()) for s in study.settings(args))
+    in_setting = any(table.covers(s) for s in study.settings(args))
     return in_setting and bool(labels & set(table.labels or table.psnr))
 
 

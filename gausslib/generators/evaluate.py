@@ -100,9 +100,9 @@ def _train_time(meta: dict) -> str:
     speeds = sorted(r["sec_per_kimg"] for r in meta.get("log_tail", []) if "sec_per_kimg" in r)
     if not speeds:
         return ""
-    minutes = meta.get("kimg", 0) * speeds[len(speeds) // 2] / 60
-    return (f"At the run's last logged speed ({speeds[len(speeds) // 2]:g} s/kimg, one torch thread, the other "
-            f"model training beside it) `make train` needs about {minutes:.0f} minutes for this model.\n")
+    median = speeds[len(speeds) // 2]
+    return (f"At the run's last logged speed ({median:g} s/kimg, one torch thread, the other model training "
+            f"beside it) `make train` needs about {meta.get('kimg', 0) * median / 60:.0f} minutes for this model.\n")
 
 
 def write_card(name: str, weights_dir=zoo.WEIGHTS_DIR) -> None:
