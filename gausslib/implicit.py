@@ -54,11 +54,12 @@ def solve_scalar(fn: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
         above = h > 0
         lo = torch.where(above, theta, lo)
         hi = torch.where(above, hi, theta)
-        newton = theta - h / torch.where(dh == 0, torch.ones_like(dh), dh)
-        ok = torch.isfinite(newton) & (newton >= lo) & (newton <= hi) & (dh < 0)
-        step = torch.where(ok, newton, 0.5 * (lo + hi))
-        converged = (step - theta).abs() <= tol * (1.0 + theta.abs())
+        # dh = 0 gives ±inf or NaN, which fail the bracket test (lo, hi finite): no extra guards.
+        newton = theta - h / dh
+        ok = (newton >= lo) & (newton <= hi) & (dh < 0)
+        step, previous = torch.where(ok, newton, 0.5 * (lo + hi)), theta
         theta = step
+    converged = (theta - previous).abs() <= tol * (1.0 + previous.abs())
     # No root inside: h kept one sign, so one end never moved and θ crept up to it.
     near = 1e-2 * (hi0 - lo0)
     unconverged = ~converged

@@ -38,6 +38,21 @@ def _input(kind: str, n: int, d: int, device) -> torch.Tensor:
     return x.to(device)
 
 
+def _calls(layers, X, weight, quick: bool, device) -> tuple[int, int]:
+    """Return ``(warmup, repeats)`` for one row: warm up for ≥ 0.3 s (≥ 2 calls), then time ≥ 1 s of calls.
+
+    A fixed count of a few calls under-samples the fast rows (milliseconds per call), whose first
+    calls in a process also run slower (allocator, caches); the median then drifts upwards.
+    """
+    if quick:
+        return 1, 3
+    start, calls, last = time.perf_counter(), 0, 0.0
+    while calls < 2 or time.perf_counter() - start < 0.3:       # the first call may compile: judge by the last
+        fwd, bwd = _times(layers, X, weight, 1, 0, device)
+        calls, last = calls + 1, fwd[0] + bwd[0]
+    return 0, min(max(int(1.0 / last), 11), 200)
+
+
 def _times(layers, X, weight, repeats: int, warmup: int, device) -> tuple[list[float], list[float]]:
     """Return the forward and backward wall times (s) of ``repeats`` calls after ``warmup``."""
     fwd, bwd = [], []
@@ -59,7 +74,6 @@ def _times(layers, X, weight, repeats: int, warmup: int, device) -> tuple[list[f
 
 def run(quick: bool = False) -> list[dict]:
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    repeats, warmup = (3, 1) if quick else (11, 2)
     threads_before = torch.get_num_threads()
     rows = []
     try:
@@ -74,6 +88,7 @@ def run(quick: bool = False) -> list[dict]:
                         runs.append(("ICA+YJ+Lambert+std", {}, True))
                     for config, flags, compiled in runs:
                         layers = GaussianizationLayers(**flags, compile=compiled)
+                        warmup, repeats = _calls(layers, X, weight, quick, device)
                         fwd, bwd = _times(layers, X, weight, repeats, warmup, device)
                         f, b = statistics.median(fwd), statistics.median(bwd)
                         total = 1e3 * (f + b)
