@@ -57,8 +57,7 @@ def solve_scalar(fn: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
         # dh = 0 gives ±inf or NaN, which fail the bracket test (lo, hi finite): no extra guards.
         newton = theta - h / dh
         ok = (newton >= lo) & (newton <= hi) & (dh < 0)
-        step, previous = torch.where(ok, newton, 0.5 * (lo + hi)), theta
-        theta = step
+        previous, theta = theta, torch.where(ok, newton, 0.5 * (lo + hi))
     converged = (theta - previous).abs() <= tol * (1.0 + previous.abs())
     # No root inside: h kept one sign, so one end never moved and θ crept up to it.
     near = 1e-2 * (hi0 - lo0)

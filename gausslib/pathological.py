@@ -18,8 +18,10 @@ from dataclasses import dataclass
 
 import torch
 
-from .invert import latent_dashboard
+from . import study
+from .invert import invert, latent_dashboard
 from .layers import GaussianizationLayers, patchify
+from .reparam import Raw, latent_space
 
 __all__ = ["VARIANTS", "Found", "find", "repair", "plausibility", "figure"]
 
@@ -61,10 +63,6 @@ def find(G, n: int = 3, *, snr_db: float = 10.0, accel: float = 8.0, iters: int 
     CS-MRI ``accel``× at ``snr_db``; reparameterisation: the plain latent (:class:`Raw`, β = 0,
     noise maps free); Adam with ``lr`` for ``iters`` steps from seed 0.
     """
-    from . import study
-    from .invert import invert
-    from .reparam import Raw
-
     if not hasattr(G, "num_ws"):
         raise TypeError(f"G must be a StyleGAN2 generator (with num_ws), got {type(G).__name__}")
     ids = list(range(n))
@@ -86,8 +84,6 @@ def repair(G, found: Found, density=None) -> dict[str, dict[str, torch.Tensor]]:
     Only the style vectors pass through the layers (float64, as in the inversions); the noise maps
     stay as found, so every difference between the columns comes from the z+ matrix.
     """
-    from .reparam import latent_space
-
     zplus, *rest = found.latents[0]
     space = latent_space(G)
     out = {}

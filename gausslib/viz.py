@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-__all__ = ["markdown_table", "small_multiples"]
+__all__ = ["markdown_table", "small_multiples", "tile_channels", "plot_patch_ids"]
 
 
 def small_multiples(plot: Callable, values: Sequence, *, ncols: int | None = None,
@@ -119,5 +119,3 @@ def plot_patch_ids(ids, ax, *, highlight=(), ncols: int | None = None, cmap: str
         ax.set_title(title, fontsize=9)
     return images
 
-
-__all__ += ["tile_channels", "plot_patch_ids"]

@@ -5,7 +5,7 @@ import torch
 
 from gausslib import phantoms, swd, train
 from gausslib.generators import load
-from gausslib.generators.evaluate import evaluate
+from gausslib.generators.evaluate import evaluate, write_card
 
 
 def _log(run):
@@ -34,6 +34,9 @@ def test_train_checkpoints_resumes_and_exports(model, tmp_path):
         assert metrics["roundtrip_max_abs_err"] <= 1e-4 and 0 < metrics["heldout_bpd"] < 16
     card = (tmp_path / "w" / f"tiny-{model}.md").read_text()
     assert "SWD ratio" in card and "kimg" in card
+    (tmp_path / "w" / f"tiny-{model}.notes.md").write_text("Checked by hand: a note.\n")
+    write_card(f"tiny-{model}", weights_dir=tmp_path / "w")           # hand-made notes join the card
+    assert "Checked by hand: a note." in (tmp_path / "w" / f"tiny-{model}.md").read_text()
 
 
 def test_same_seed_same_training(tmp_path):

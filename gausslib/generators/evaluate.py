@@ -105,30 +105,15 @@ An endless stream: training step `k` uses `seed = 10000 + k` (every image is fre
 use held-out seeds 1 and 2, never seen in training."""
 
 
-_REPRODUCED = ("Checked on 2026-11-25: the two training commands of `make train`, run side by side from an empty `runs/` "
-               "(as `make -j2 train` does) on this 2-core machine, reproduced "
-               "both shipped models bit for bit (every tensor equal), in 52 min (StyleGAN2) and 51 min (Glow) wall.\n")
-
-
-_GLOW_LONGER = ("Is 90 kimg enough? The training bits/dim was still falling slowly (means over 10 kimg: 4.01 at "
-                "50–60, 3.99 at 60–70, 3.97 at 80–90), so on 2026-11-25 the run was continued to 120 kimg (16 min "
-                "more): held-out bits/dim 3.974 → 3.949 (same 2,000 images), a 0.6 % gain for a third more "
-                "training, against an image-to-image spread of 0.37. The shipped weights stay at 90 kimg: every "
-                "study in `data/results/` was run with them (`make train GLOW_KIMG=120.032` gives the longer model).\n")
-
-
-def _train_time(meta: dict) -> str:
-    """Return a sentence estimating ``make train``'s time for this model from the run's last logged speed."""
-    speeds = sorted(r["sec_per_kimg"] for r in meta.get("log_tail", []) if "sec_per_kimg" in r)
-    if not speeds:
-        return ""
-    median = speeds[len(speeds) // 2]
-    return (f"At the run's last logged speed ({median:g} s/kimg, one torch thread, the other model training "
-            f"beside it) `make train` needs about {meta.get('kimg', 0) * median / 60:.0f} minutes for this model.\n")
+def _notes(name: str, weights_dir) -> list[str]:
+    """Return the lines of ``<name>.notes.md`` (dated checks made by hand: reproduction, longer training), if any."""
+    path = weights_dir / f"{name}.notes.md"
+    return [path.read_text().strip(), ""] if path.exists() else []
 
 
 def write_card(name: str, weights_dir=zoo.WEIGHTS_DIR) -> None:
-    """Writes the model card ``<name>.md`` from the weights' metadata and ``<name>.metrics.json``."""
+    """Writes the model card ``<name>.md`` from the weights' metadata, ``<name>.metrics.json`` and
+    ``<name>.notes.md``."""
     payload = torch.load(weights_dir / f"{name}.pt", map_location="cpu", weights_only=False)
     meta, cfg, kind = payload["meta"], payload["config"], payload["kind"]
     n_params = sum(v.numel() for k, v in payload["state_dict"].items() if v.is_floating_point())
@@ -198,7 +183,7 @@ def write_card(name: str, weights_dir=zoo.WEIGHTS_DIR) -> None:
               f"python -m gausslib.train eval {name}",
               "make train   # both models from scratch to the shipped kimg (SG2_KIMG / GLOW_KIMG), export, evaluate",
               "```", "",
-              _train_time(meta), _REPRODUCED, *([_GLOW_LONGER] if kind == "glow" else []),
+              *_notes(name, weights_dir),
               "Step k always draws phantom seed 10000 + k, and a checkpoint stores the RNG state, so a resumed run",
               "continues with the same data and random draws as an uninterrupted one (on the same device).", ""]
     (weights_dir / f"{name}.md").write_text("\n".join(lines))
