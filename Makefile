@@ -5,7 +5,7 @@ PY := .venv/bin/python
 PIP := $(PY) -m pip
 STAMP := .venv/.installed
 
-.PHONY: test book notebooks screenshots bench train train-stylegan2 train-glow study study-a study-b clean checkpoints-restore checkpoints-save
+.PHONY: test test-portable book notebooks screenshots bench train train-stylegan2 train-glow study study-a study-b clean checkpoints-restore checkpoints-save
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv .venv
@@ -13,13 +13,21 @@ $(STAMP): pyproject.toml
 	$(PIP) install -q -e ".[test,book]"
 	touch $(STAMP)
 
-# One pytest run: the unit tests, and every notebook re-executed in quick mode and compared
-# cell by cell with its committed outputs (strict nbval; tests/notebooks/sanitize.cfg masks
-# timings and addresses). Commit notebooks executed by `make notebooks`.
+# The unit tests and every notebook re-executed in quick mode and compared cell by cell with its
+# committed outputs (strict nbval; tests/notebooks/sanitize.cfg masks timings and addresses), then the
+# notebooks once more at another ATen dispatch level with MKL's reproducible mode: the committed
+# outputs must be exact on any CPU (notebooks/README.md). Commit notebooks executed by `make notebooks`.
 NBVAL := --nbval --nbval-current-env --nbval-cell-timeout=600 --nbval-sanitize-with tests/notebooks/sanitize.cfg
+QUICK := GAUSSLIB_MODE=quick OMP_NUM_THREADS=1
+ATEN ?= default
 
 test: $(STAMP)
-	GAUSSLIB_MODE=quick OMP_NUM_THREADS=1 $(PY) -m pytest -q tests notebooks $(NBVAL)
+	$(QUICK) $(PY) -m pytest -q tests notebooks $(NBVAL)
+	$(MAKE) --no-print-directory test-portable
+
+test-portable: $(STAMP)
+	@echo "== notebooks again at ATEN_CPU_CAPABILITY=$(ATEN), MKL_CBWR=COMPATIBLE"
+	ATEN_CPU_CAPABILITY=$(ATEN) MKL_CBWR=COMPATIBLE $(QUICK) $(PY) -m pytest -q -p no:cacheprovider notebooks $(NBVAL)
 
 # Execute every notebook in place in quick mode (outputs and widget state committed).
 notebooks: $(STAMP)
