@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from gausslib.layers import GaussianizationLayers, cayley, spherical
+from gausslib.layers._validate import check_count
 from gausslib.patches import patchify, unpatchify
 
 __all__ = ["LatentSpace", "Group", "latent_space", "Reparam", "Raw", "Spherical",
@@ -159,6 +160,11 @@ def _glow_space(G, layout: str, temperature: float, p: int) -> LatentSpace:
                        lambda parts: G.decode(parts[0]), temperature, param.dtype, param.device)
 
 
+def _check_patch_sizes(**sizes) -> None:
+    for name, p in sizes.items():
+        check_count(p, name, 1)
+
+
 def latent_space(G, *, psize: int = 32, noise_psize: int = 8, layout: str = "P1",
                  temperature: float = 0.7, glow_psize: int = 8) -> LatentSpace:
     """Return the :class:`LatentSpace` of a StyleGAN2 (``num_ws``) or Glow (``latent_shapes``) generator.
@@ -166,6 +172,7 @@ def latent_space(G, *, psize: int = 32, noise_psize: int = 8, layout: str = "P1"
     StyleGAN2: z+ cut into chunks of ``psize``, noise maps into ``noise_psize²`` patches. Glow:
     ``layout`` "P1" or "P2" cut into ``glow_psize² · C`` patches, latents scaled by ``temperature``.
     """
+    _check_patch_sizes(psize=psize, noise_psize=noise_psize, glow_psize=glow_psize)
     if hasattr(G, "num_ws"):
         return _stylegan2_space(G, psize, noise_psize)
     if hasattr(G, "latent_shapes"):
@@ -201,6 +208,7 @@ class Reparam:
                  layout: str = "P1", temperature: float = 0.7, glow_psize: int = 8):
         if noise not in MODES:
             raise ValueError(f"noise must be one of {MODES}, got {noise!r}")
+        _check_patch_sizes(psize=psize, noise_psize=noise_psize, glow_psize=glow_psize)
         self.noise = noise
         self.space_options = dict(psize=psize, noise_psize=noise_psize, layout=layout,
                                   temperature=temperature, glow_psize=glow_psize)

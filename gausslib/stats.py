@@ -81,6 +81,8 @@ def entropy(x: torch.Tensor, k: int = 3) -> torch.Tensor:
     nearest neighbour and ``V_d`` the unit-ball volume.
     """
     B, n, d = x.shape
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k < n:
+        raise ValueError(f"k must be an int with 1 <= k < n (the k-th nearest neighbour among n={n} samples), got {k!r}")
     if d == 1:
         logeps = _knn_log_dist_1d(x[..., 0], k)
     else:

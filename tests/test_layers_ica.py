@@ -69,3 +69,15 @@ def test_bad_options_raise():
         fastica(X, update="natural")
     with pytest.raises(ValueError, match="whiten"):
         fastica(X, whiten="pca")
+
+
+@pytest.mark.parametrize("iters", [-1, 0.5])
+def test_iters_must_be_a_non_negative_int(iters):
+    with pytest.raises(ValueError, match="iters"):
+        fastica(torch.randn(1, 20, 4), iters)
+
+
+def test_zero_iterations_only_whiten():
+    X = torch.randn(1, 20, 4)
+    Y, W = fastica(X, 0)
+    assert torch.equal(W, torch.eye(4)[None]) and torch.allclose(Y, zca_whiten(X))

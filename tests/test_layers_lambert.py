@@ -67,3 +67,9 @@ def test_gradient_matches_finite_differences(float64):
     u = torch.randn(2, 30, 3, generator=g)
     Y = (u * torch.exp(0.25 * u * u)).requires_grad_()
     assert torch.autograd.gradcheck(lambda Y: lambert_gaussianize(Y)[0], (Y,), atol=1e-7)
+
+
+@pytest.mark.parametrize("outer", [0, -1, 1.5])
+def test_outer_rounds_must_be_a_positive_int(outer):
+    with pytest.raises(ValueError, match="outer"):
+        lambert_gaussianize(torch.randn(1, 30, 3), outer=outer)

@@ -144,3 +144,82 @@ def test_orthogonal_reparam():
     assert module.A.grad is not None and torch.isfinite(module.A.grad).all()
     assert torch.equal(unpatchify(patchify(module.x0.reshape(2, 1, 32, 32), 8), (2, 1, 32, 32), 8),
                        module.x0.reshape(2, 1, 32, 32))
+
+
+@pytest.mark.parametrize("big", [1e5, 1e6])
+def test_float32_outlier_keeps_the_stack_finite_and_close_to_float64(big):
+    X = torch.randn(2, 64, 8, generator=torch.Generator().manual_seed(0))
+    X[0, 3, 2] = big
+    weight = torch.randn(X.shape, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    outputs, grads = [], []
+    for dtype in (torch.float32, torch.float64):
+        Xd = X.to(dtype).clone().requires_grad_()
+        Y = GaussianizationLayers()(Xd)
+        (Y * weight.to(dtype)).sum().backward()
+        outputs.append(Y.double())
+        grads.append(Xd.grad.double())
+    assert torch.isfinite(outputs[0]).all() and torch.isfinite(grads[0]).all()
+    assert torch.allclose(outputs[0], outputs[1], atol=1e-3)
+    assert (grads[0] - grads[1]).abs().max() <= 1e-3 * grads[1].abs().max()
+
+
+EMPTY = {**LAYERS, "stack_rolled": GaussianizationLayers(roll=True),
+         "stack_latent": lambda X: GaussianizationLayers(patch_size=8)(X.reshape(0, 1, 64, 64)).reshape(X.shape)}
+
+
+@pytest.mark.parametrize("name", list(EMPTY))
+def test_empty_batch_gives_empty_outputs(name):
+    X = torch.randn(0, 64, 8, requires_grad=True)
+    Y = EMPTY[name](X)
+    assert Y.numel() == 0 and Y.shape[0] == 0
+    Y.sum().backward()
+    assert X.grad.shape == X.shape
+
+
+def test_empty_batch_gives_empty_parameters():
+    X = torch.randn(0, 64, 8)
+    assert fastica(X)[1].shape == (0, 8, 8)
+    assert yeo_johnson(X)[1].shape == (0,)
+    assert [p.shape for p in lambert_gaussianize(X)[1]] == [(0,)] * 3
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("name", list(LAYERS))
+def test_half_precision_is_computed_in_float32(name, dtype):
+    X = _input("heavy", 64, 8, B=2, dtype=torch.float32).to(dtype).requires_grad_()
+    Y = LAYERS[name](X)
+    assert Y.dtype == dtype and torch.equal(Y, LAYERS[name](X.detach().float()).to(dtype))
+    Y.float().sum().backward()
+    assert X.grad.dtype == dtype and torch.isfinite(X.grad).all()
+
+
+def test_half_precision_parameters_follow_the_input():
+    X = _input("heavy", 64, 8, B=2, dtype=torch.float32).half()
+    assert fastica(X)[1].dtype == yeo_johnson(X)[1].dtype == torch.float16
+    assert {p.dtype for p in lambert_gaussianize(X)[1]} == {torch.float16}
+    assert torch.equal(zca_whiten(X=X), zca_whiten(X.float()).half())      # passed by keyword too
+
+
+NON_FINITE = {
+    "zca": zca_whiten,
+    "fastica": fastica,
+    "fastica_unwhitened": lambda X: fastica(X, whiten=None),
+    "fastica_iterative": lambda X: fastica(X, whiten="iterative"),
+    "stack": GaussianizationLayers(),
+    "stack_whiten_only": GaussianizationLayers(ica=False),
+}
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+@pytest.mark.parametrize("name", list(NON_FINITE))
+def test_non_finite_input_to_eigh_layers_is_named(name, value):
+    X = torch.randn(2, 64, 8)
+    X[1, 5, 3] = value
+    with pytest.raises(ValueError, match="X has NaN or Inf"):
+        NON_FINITE[name](X)
+
+
+@pytest.mark.parametrize("ica_iters", [-1, 2.5, None])
+def test_ica_iters_must_be_a_non_negative_int(ica_iters):
+    with pytest.raises(ValueError, match="ica_iters"):
+        GaussianizationLayers(ica_iters=ica_iters)

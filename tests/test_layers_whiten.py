@@ -78,3 +78,28 @@ def test_constant_columns_have_finite_gradients():
 def test_symmetric_decorrelation_rejects_unknown_method():
     with pytest.raises(ValueError, match="method"):
         symmetric_decorrelation(torch.eye(3)[None], "qr")
+
+
+def _one_outlier(big: float, dtype=torch.float32) -> torch.Tensor:
+    X = torch.randn(2, 64, 8, generator=torch.Generator().manual_seed(0), dtype=dtype)
+    X[0, 3, 2] = big
+    return X
+
+
+@pytest.mark.parametrize("big", [1e5, 1e6, 1e10])
+def test_float32_outlier_is_whitened_as_in_float64(big, device):
+    # λ_max/λ_min ≈ 1e10 and beyond: a float32 eigh returned small eigenvalues ≤ 0 and outputs ≈ 1e10
+    X = _one_outlier(big).to(device)
+    Y = zca_whiten(X)
+    assert torch.isfinite(Y).all() and Y.abs().max() <= 63 ** 0.5     # each column has norm² = (1 − ε)(n − 1)
+    assert torch.allclose(Y.double(), zca_whiten(X.double()), atol=1e-4)
+
+
+def test_inv_sqrtm_floors_eigenvalues_relative_to_the_largest():
+    # A rank-one float32 matrix: float64 eigh sees exact zeros and rounding noise of either sign.
+    v = torch.tensor([1e9, 1.0, -3.0, 2e-3])
+    C = torch.outer(v, v)[None].requires_grad_()
+    M = inv_sqrtm(C)
+    M.square().sum().backward()
+    assert torch.isfinite(M).all() and torch.isfinite(C.grad).all()
+    assert torch.linalg.eigvalsh(M.double()).max() <= (4 * torch.finfo(torch.float64).eps * 1e18) ** -0.5 * 1.01

@@ -63,3 +63,9 @@ def test_bad_input():
         GaussianBlur(1.0, padding="zeros")
     with pytest.raises(ValueError, match="std"):
         add_gaussian_noise(torch.zeros(2), -1.0)
+
+
+@pytest.mark.parametrize("sigma", [float("inf"), float("nan"), -1.0])
+def test_sigma_must_be_finite_and_positive(sigma):
+    with pytest.raises(ValueError, match="sigma: expected finite and > 0"):
+        GaussianBlur(sigma)

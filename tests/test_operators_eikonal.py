@@ -209,3 +209,9 @@ def test_bad_input():
         Eikonal(8, H, sources=src, receivers=torch.tensor([[9, 0]]))
     with pytest.raises(ValueError, match="m"):
         Eikonal(8, H, per_edge=1)(torch.zeros(1, 1, 9, 9))
+
+
+@pytest.mark.parametrize("sigma", [-1e-3, float("nan"), float("inf")])
+def test_traveltime_noise_level_must_be_finite_and_non_negative(sigma):
+    with pytest.raises(ValueError, match="sigma"):
+        add_traveltime_noise(torch.ones(1, 2, 3), sigma)

@@ -115,3 +115,20 @@ def test_shipped_masks_are_reproducible(acc):
     size, kind, seed = BOOK_MASKS["size"], BOOK_MASKS["kind"], BOOK_MASKS["seed"]
     shipped = np.load(MASKS / f"{kind}_{size}_{acc}x.npy")
     assert np.array_equal(shipped, mri_mask(size, acc, kind, seed).numpy())
+
+
+def test_all_zero_mask_is_rejected():
+    with pytest.raises(ValueError, match="mask: samples no k-space entry"):
+        MRI(torch.zeros(8, 8))
+
+
+@pytest.mark.parametrize("snr", [None, "20", [20.0]])
+def test_snr_must_be_a_number(snr):
+    with pytest.raises(TypeError, match="snr_db"):
+        add_complex_noise(torch.ones(1, 1, 4, 4, dtype=torch.complex64), snr)
+
+
+def test_snr_accepts_numpy_and_tensor_numbers():
+    y = torch.ones(2, 1, 4, 4, dtype=torch.complex128)
+    for snr in (np.float32(20.0), np.int64(20), torch.tensor(20.0)):
+        assert torch.isfinite(add_complex_noise(y, snr, torch.Generator().manual_seed(0)).abs()).all()

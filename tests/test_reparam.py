@@ -99,3 +99,12 @@ def test_bad_input(G):
         Raw().bind(torch.nn.Linear(2, 2), [0])
     with pytest.raises(ValueError, match="layout"):
         latent_space(Glow(resolution=16, levels=2, steps=1, hidden=4), layout="P3")
+
+
+@pytest.mark.parametrize("name", ["psize", "noise_psize", "glow_psize"])
+@pytest.mark.parametrize("value", [0, -16, 2.5])
+def test_patch_sizes_must_be_positive_ints(G, name, value):
+    with pytest.raises(ValueError, match=name):
+        Raw(**{name: value})
+    with pytest.raises(ValueError, match=name):
+        latent_space(G, **{name: value})

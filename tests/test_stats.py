@@ -89,3 +89,9 @@ def test_bad_shapes():
         multi_information(torch.randn(2, 3, 4, 5))
     with pytest.raises(ValueError, match="shape"):
         skewness(torch.tensor(1.0))
+
+
+@pytest.mark.parametrize("n,d,k", [(3, 2, 3), (2, 2, 3), (3, 1, 3), (30, 2, 0)])
+def test_entropy_needs_more_samples_than_neighbours(n, d, k):
+    with pytest.raises(ValueError, match="1 <= k < n"):
+        entropy(torch.randn(1, n, d), k)

@@ -1,7 +1,8 @@
 """The paper's Gaussianization layers: pure functions on patch matrices ``X: [B, n, d]`` + modules.
 
 Every parameter (``W``, ``λ``, ``μ``, ``σ``, ``δ``) is solved per batch item on the input's
-device and dtype, with exact gradients and no host synchronisation.
+device and dtype (float16/bfloat16 input in float32, the outputs cast back), with exact gradients
+and no host synchronisation. An empty batch gives empty outputs.
 """
 from ..patches import patchify, unpatchify
 from .ica import fastica

@@ -21,7 +21,7 @@ def mean_dot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 def per_item(v: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     """Return ``v: [B]`` viewed to broadcast against ``like: [B, ...]``."""
-    return v.reshape((-1,) + (1,) * (like.dim() - 1))
+    return v.reshape(v.shape[:1] + (1,) * (like.dim() - 1))
 
 
 def blend(mask: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import torch
 
-from ._validate import check_patches
+from ._validate import check_count, check_patches, explain_eigh_failure, float32_for_half
 from .whiten import iterative_whiten, polar_backward, polar_eigh, symmetric_decorrelation, zca_whiten
 
 __all__ = ["fastica", "fastica_step"]
@@ -83,6 +83,7 @@ class _PaperFastICA(torch.autograd.Function):
         return gX, None, None
 
 
+@float32_for_half
 def fastica(X: torch.Tensor, iters: int = 10, *, update: str = "paper", whiten: str | None = "zca",
             eps: float = 1e-3, damping: float = 0.8, mu: float = 1.0, tau: float = 0.1,
             decorrelation: str = "eigh"):
@@ -97,18 +98,20 @@ def fastica(X: torch.Tensor, iters: int = 10, *, update: str = "paper", whiten: 
     ``"newton_schulz"``.
     """
     check_patches(X)
+    check_count(iters, "iters", 0)
     if update not in ("paper", "newton"):
         raise ValueError(f"update must be 'paper' or 'newton', got {update!r}")
-    if whiten == "zca":
-        X = zca_whiten(X, eps)
-    elif whiten == "iterative":
-        X = iterative_whiten(X, eps)
-    elif whiten is not None:
+    if whiten not in ("zca", "iterative", None):
         raise ValueError(f"whiten must be 'zca', 'iterative' or None, got {whiten!r}")
-    if update == "paper" and decorrelation == "eigh":
-        return _PaperFastICA.apply(X, iters, damping)
-    d = X.shape[-1]
-    W = torch.eye(d, dtype=X.dtype, device=X.device).expand(X.shape[0], d, d)
-    for _ in range(iters):
-        W = symmetric_decorrelation(fastica_step(X, W, update, damping, mu, tau), decorrelation)
-    return X @ W, W
+    with explain_eigh_failure(X):
+        if whiten == "zca":
+            X = zca_whiten(X, eps)
+        elif whiten == "iterative":
+            X = iterative_whiten(X, eps)
+        if update == "paper" and decorrelation == "eigh":
+            return _PaperFastICA.apply(X, iters, damping)
+        d = X.shape[-1]
+        W = torch.eye(d, dtype=X.dtype, device=X.device).expand(X.shape[0], d, d)
+        for _ in range(iters):
+            W = symmetric_decorrelation(fastica_step(X, W, update, damping, mu, tau), decorrelation)
+        return X @ W, W

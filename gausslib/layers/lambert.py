@@ -20,7 +20,7 @@ import torch
 from ..implicit import Root, implicit_solve, solve_scalar
 from ..stats import kurtosis
 from ._ops import blend, fast_exp, maybe_compiled, mean_dot, per_item
-from ._validate import check_patches
+from ._validate import check_count, check_patches, float32_for_half
 
 __all__ = ["lambertw", "lambert_w_delta", "lambert_gaussianize", "lambert_transform"]
 
@@ -141,6 +141,7 @@ def _solve_log_beta(y: torch.Tensor, mu: torch.Tensor, b0: torch.Tensor, lo: tor
     return solve_scalar(_PreparedKurtosis(y, mu), b0, lo, hi, iters)
 
 
+@float32_for_half
 def lambert_gaussianize(Y: torch.Tensor, iters: int = 7, *, outer: int = 1, location: str = "mean",
                         skip: bool = True, log_beta_range: float = 18.0, compile: bool = False):
     """Return ``(X: [B, n, d], (μ, σ, δ))``, each parameter [B]: the Lambert W × F_X layer.
@@ -155,10 +156,12 @@ def lambert_gaussianize(Y: torch.Tensor, iters: int = 7, *, outer: int = 1, loca
     through ``torch.compile``.
     """
     check_patches(Y, "Y")
+    check_count(outer, "outer", 1)
     if location not in ("mean", "median"):
         raise ValueError(f"location must be 'mean' or 'median', got {location!r}")
-    B = Y.shape[0]
-    y = Y.reshape(B, -1)
+    if not Y.shape[0]:                              # torch's std warns about degrees of freedom on B = 0
+        return Y.clone(), (Y.new_zeros(0),) * 3
+    y = Y.flatten(1)
     yd = y.detach()
     gamma = kurtosis(y, dim=-1, excess=False)
     b0 = _start(y, gamma)
@@ -166,14 +169,14 @@ def lambert_gaussianize(Y: torch.Tensor, iters: int = 7, *, outer: int = 1, loca
     mu = y.mean(-1) if location == "mean" else y.median(-1).values
     for k in range(outer):
         if k:
-            mu = lambert_transform(Y, mu, beta).reshape(B, -1).mean(-1)
+            mu = lambert_transform(Y, mu, beta).flatten(1).mean(-1)
         steps = iters if k == 0 else max(iters // 2, 1)
         start = (b0 if k == 0 else b).detach()
         root = maybe_compiled(_solve_log_beta, compile)(yd, mu.detach(), start, lo.detach(), hi.detach(), steps)
         b = implicit_solve(_kurtosis_terms, (y, mu), root, lo, hi)
         beta = torch.exp(b)
     X = lambert_transform(Y, mu, beta)
-    sigma = X.reshape(B, -1).std(-1)
+    sigma = X.flatten(1).std(-1)
     delta = beta * sigma * sigma
     if skip:
         keep = gamma <= 3.0

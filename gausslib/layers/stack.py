@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from ..patches import patchify, unpatchify
-from ._validate import check_patches
+from ._validate import check_count, check_patches, float32_for_half
 from .ica import fastica
 from .lambert import lambert_gaussianize
 from .standardize import standardize as _standardize
@@ -34,7 +34,8 @@ class GaussianizationLayers(nn.Module):
     ``compile=True`` runs the Yeo-Johnson and Lambert root solvers through ``torch.compile``
     (much faster once compiled; the first call per shape compiles for tens of seconds).
     After each call ``self.last`` holds the detached parameters of the last set (``W``, ``lam``,
-    ``mu``, ``sigma``, ``delta``, each per item).
+    ``mu``, ``sigma``, ``delta``, each per item). float16/bfloat16 input is Gaussianized in float32
+    (``self.last`` too) and the output cast back.
     """
 
     def __init__(self, whiten=True, ica=True, yeo_johnson: bool = True, lambert: bool = True,
@@ -46,12 +47,14 @@ class GaussianizationLayers(nn.Module):
             raise ValueError(f"whiten must be True, False, 'zca' or 'iterative', got {whiten!r}")
         if ica not in _ICA:
             raise ValueError(f"ica must be True, False, 'paper' or 'newton', got {ica!r}")
+        check_count(ica_iters, "ica_iters", 0)
         self.whiten, self.ica = _WHITEN[whiten], _ICA[ica]
         self.yeo_johnson, self.lambert, self.standardize = yeo_johnson, lambert, standardize
         self.temperature, self.roll, self.patch_size = temperature, roll, patch_size
         self.ica_iters, self.eps, self.compile, self.decorrelation = ica_iters, eps, compile, decorrelation
         self.last: dict[str, torch.Tensor] = {}
 
+    @float32_for_half
     def gaussianize(self, X: torch.Tensor) -> torch.Tensor:
         """Return the Gaussianized patches ``[B, n, d]`` of ``X: [B, n, d]`` (one set of layers)."""
         check_patches(X)

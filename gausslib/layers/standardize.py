@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import torch
 
+from ._ops import per_item
+from ._validate import float32_for_half
+
 __all__ = ["standardize", "spherical"]
 
 
@@ -10,21 +13,21 @@ def _flat(X: torch.Tensor, name: str = "X") -> torch.Tensor:
     if not isinstance(X, torch.Tensor) or X.dim() < 2:
         raise ValueError(f"{name} must be a tensor of shape [B, ...] with at least 2 dims, "
                          f"got {tuple(getattr(X, 'shape', ()))}")
-    return X.reshape(X.shape[0], -1)
+    return X.flatten(1)
 
 
+@float32_for_half
 def standardize(X: torch.Tensor, temperature: float = 1.0, eps: float = 1e-6) -> torch.Tensor:
     """Return ``T · (X − mean X)/(std X + eps)``, shaped like ``X: [B, ...]`` (std unbiased)."""
     x = _flat(X)
-    mean = x.mean(-1)
-    std = x.std(-1)
-    view = (-1,) + (1,) * (X.dim() - 1)
-    return temperature * (X - mean.view(view)) / (std.view(view) + eps)
+    if not x.shape[0]:                              # torch's std warns about degrees of freedom on B = 0
+        return temperature * X
+    return temperature * (X - per_item(x.mean(-1), X)) / (per_item(x.std(-1), X) + eps)
 
 
+@float32_for_half
 def spherical(X: torch.Tensor) -> torch.Tensor:
     """Return ``X / ‖X‖ · sqrt(numel)`` per item, shaped like ``X: [B, ...]`` (the sphere of radius √D)."""
     x = _flat(X)
     norm = torch.linalg.vector_norm(x, dim=-1).clamp_min(torch.finfo(X.dtype).tiny ** 0.5)
-    view = (-1,) + (1,) * (X.dim() - 1)
-    return X * (x.shape[-1] ** 0.5 / norm).view(view)
+    return X * per_item(x.shape[-1] ** 0.5 / norm, X)

@@ -14,17 +14,31 @@ from __future__ import annotations
 
 import torch
 
-from ._validate import check_patches
+from ._validate import check_patches, explain_eigh_failure, float32_for_half
 
 __all__ = ["inv_sqrtm", "inv_sqrtm_newton_schulz", "zca_whiten", "iterative_whiten", "symmetric_decorrelation",
            "covariance", "polar_eigh", "polar_backward"]
 
 
+def _floored_eigh(C: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return ``(s, E)`` in ``C``'s dtype, ``C = E diag(s²) Eᵀ``, from an eigh in float64.
+
+    eigh's eigenvalue errors are ≈ ``d·eps·λ_max`` in absolute terms: in float32 one large outlier
+    (λ_max ≈ 1e10) leaves the small eigenvalues as noise, some negative, and ``C^{-1/2}`` explodes,
+    while a float32 covariance itself still holds them to a few digits. Where even float64's error
+    could exceed an eigenvalue (λ_max/λ ≳ 1/(d·eps₆₄)) it is floored at ``d·eps₆₄·λ_max``: rounding
+    noise is damped instead of amplified, and output and gradient stay finite. ``sqrt(tiny)`` of
+    ``C``'s dtype keeps the reciprocals finite when ``C = 0``.
+    """
+    L, E = torch.linalg.eigh(C.to(torch.float64))
+    floor = (C.shape[-1] * torch.finfo(L.dtype).eps * L[..., -1:]).clamp_min(torch.finfo(C.dtype).tiny ** 0.5)
+    return L.clamp(min=floor).sqrt().to(C.dtype), E.to(C.dtype)
+
+
 class _InvSqrtm(torch.autograd.Function):
     @staticmethod
     def forward(ctx, C):
-        L, E = torch.linalg.eigh(C)
-        s = L.clamp_min(torch.finfo(C.dtype).tiny ** 0.5).sqrt()
+        s, E = _floored_eigh(C)
         ctx.save_for_backward(E, s)
         return (E / s.unsqueeze(-2)) @ E.transpose(-1, -2)
 
@@ -37,11 +51,13 @@ class _InvSqrtm(torch.autograd.Function):
         return E @ (G * (-1.0 / (si * sj * (si + sj)))) @ Et
 
 
+@float32_for_half
 def inv_sqrtm(C: torch.Tensor) -> torch.Tensor:
     """Return ``C^{-1/2}: [B, d, d]`` of symmetric positive definite ``C: [B, d, d]`` (eigh).
 
-    Eigenvalues below ``sqrt(tiny)`` are clamped; the backward pass is NaN-free on repeated
-    eigenvalues.
+    The eigen-decomposition runs in float64 and eigenvalues are floored at ``d·eps₆₄·λ_max`` and
+    ``sqrt(tiny)``, so output and gradient stay finite at any condition number; the backward pass
+    is NaN-free on repeated eigenvalues.
     """
     return _InvSqrtm.apply(C)
 
@@ -79,17 +95,20 @@ def covariance(X: torch.Tensor, eps: float = 1e-3) -> tuple[torch.Tensor, torch.
     return Xc, C
 
 
+@float32_for_half
 def zca_whiten(X: torch.Tensor, eps: float = 1e-3, *, return_matrix: bool = False):
     """Return ``Y = X_c C^{-1/2}: [B, n, d]`` (and ``C^{-1/2}: [B, d, d]`` if asked), ZCA via eigh.
 
     X: [B, n, d] with n >= d; eps: the blend of the covariance with the identity.
     """
     Xc, C = covariance(X, eps)
-    M = inv_sqrtm(C)
+    with explain_eigh_failure(X):
+        M = inv_sqrtm(C)
     Y = Xc @ M
     return (Y, M) if return_matrix else Y
 
 
+@float32_for_half
 def iterative_whiten(X: torch.Tensor, eps: float = 1e-3, iters: int = 20, *, return_matrix: bool = False):
     """Return ``Y = X_c C^{-1/2}: [B, n, d]`` with ``C^{-1/2}`` from Newton–Schulz (no eigh).
 
@@ -131,6 +150,7 @@ class _Polar(torch.autograd.Function):
         return polar_backward(*ctx.saved_tensors, gU)
 
 
+@float32_for_half
 def symmetric_decorrelation(W: torch.Tensor, method: str = "eigh", iters: int = 8) -> torch.Tensor:
     """Return the orthogonal polar factor ``W (WᵀW)^{-1/2}: [B, d, d]`` of ``W: [B, d, d]``.
 

@@ -22,7 +22,7 @@ import torch
 
 from ..implicit import Root, implicit_solve, solve_scalar
 from ._ops import blend, maybe_compiled, mean_dot, per_item
-from ._validate import check_patches
+from ._validate import check_patches, float32_for_half
 
 __all__ = ["yeo_johnson", "fit_yeo_johnson", "yeo_johnson_transform"]
 
@@ -108,6 +108,7 @@ def _solve_lambda(x: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor, iters: in
     return solve_scalar(lambda lam: _llf_prepared(lam, prep), torch.ones_like(lo), lo, hi, iters)
 
 
+@float32_for_half
 def fit_yeo_johnson(X: torch.Tensor, iters: int = 6, *, compile: bool = False) -> torch.Tensor:
     """Return λ*: [B], the maximum-likelihood Yeo-Johnson power of all entries of ``X: [B, n, d]``.
 
@@ -116,12 +117,13 @@ def fit_yeo_johnson(X: torch.Tensor, iters: int = 6, *, compile: bool = False) -
     loop through ``torch.compile`` (see :func:`gausslib.layers._ops.maybe_compiled`).
     """
     check_patches(X)
-    x = X.reshape(X.shape[0], -1)
+    x = X.flatten(1)
     lo, hi = _bracket(x)
     root = maybe_compiled(_solve_lambda, compile)(x.detach(), lo.detach(), hi.detach(), iters)
     return implicit_solve(_llf_terms, (x,), root, lo, hi)
 
 
+@float32_for_half
 def yeo_johnson(X: torch.Tensor, iters: int = 6, *, compile: bool = False):
     """Return ``(ψ(λ*, X): [B, n, d], λ*: [B])``: the Yeo-Johnson layer with a fitted power per item."""
     lam = fit_yeo_johnson(X, iters, compile=compile)

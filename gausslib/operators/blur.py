@@ -28,8 +28,8 @@ __all__ = ["GaussianBlur", "gaussian_kernel", "add_gaussian_noise", "mismatched_
 
 def gaussian_kernel(sigma: float, radius: int | None = None) -> torch.Tensor:
     """Return the normalised 1-D Gaussian kernel [2r + 1] (float64), r = int(4σ + 0.5) by default."""
-    if not sigma > 0:
-        raise ValueError(f"sigma: expected > 0, got {sigma}")
+    if not 0 < sigma < float("inf"):
+        raise ValueError(f"sigma: expected finite and > 0, got {sigma}")
     radius = int(4 * sigma + 0.5) if radius is None else int(radius)
     if radius < 0:
         raise ValueError(f"radius: expected >= 0, got {radius}")

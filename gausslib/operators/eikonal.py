@@ -143,6 +143,8 @@ def _receiver_times(velocity, sources, receivers, h, **kw) -> tuple[torch.Tensor
 
 def add_traveltime_noise(t: torch.Tensor, sigma: float = 1e-3, generator: torch.Generator | None = None) -> torch.Tensor:
     r"""Return :math:`t + \sigma\, t\, n`, n i.i.d. N(0, 1) per entry (so independent per source)."""
+    if not 0 <= sigma < float("inf"):
+        raise ValueError(f"sigma: expected the relative noise level, finite and >= 0, got {sigma}")
     noise = torch.randn(t.shape, generator=generator, device=t.device, dtype=t.dtype)
     return t + sigma * t * noise
 

@@ -8,6 +8,7 @@ drawn); it is ``ifftshift``-ed once into FFT order.
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 import torch
@@ -38,6 +39,8 @@ class MRI(nn.Module):
         mask = torch.as_tensor(mask)
         if mask.dim() != 2:
             raise ValueError(f"mask: expected a centred k-space mask [H, W], got shape {list(mask.shape)}")
+        if not mask.any():
+            raise ValueError("mask: samples no k-space entry (all zero); the operator would map everything to 0")
         self.real = real
         # stored in FFT order; float so that .to(dtype) and products are cheap
         self.register_buffer("mask", torch.fft.ifftshift(mask.to(torch.float32) != 0, dim=(-2, -1)).float())
@@ -172,6 +175,8 @@ def add_complex_noise(y: torch.Tensor, snr_db: float, generator: torch.Generator
         raise TypeError(f"y: expected complex k-space data, got dtype {y.dtype}")
     if over not in ("all", "sampled"):
         raise ValueError(f"over: expected 'all' or 'sampled', got {over!r}")
+    if not isinstance(snr_db, (numbers.Real, torch.Tensor)):
+        raise TypeError(f"snr_db: expected the SNR in dB as a number, got {snr_db!r}")
     real = y.real.dtype
     if mask is not None:
         if tuple(mask.shape) != tuple(y.shape[-2:]):
