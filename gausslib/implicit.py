@@ -107,7 +107,7 @@ class _ImplicitRoot(torch.autograd.Function):
 def implicit_root(fn: HFn, theta: torch.Tensor, *xs: torch.Tensor) -> torch.Tensor:
     """Return ``theta`` (a solved root, [B]) carrying the implicit-function-theorem gradient.
 
-    fn(θ, *xs) -> (h, ∂h/∂θ): the defining equation, differentiable in ``xs``; it is
+    ``fn(θ, *xs) -> (h, ∂h/∂θ)``: the defining equation, differentiable in ``xs``; it is
     re-evaluated once in the backward pass. ``theta`` itself is treated as a constant input.
     """
     return _ImplicitRoot.apply(fn, theta.detach(), *xs)
