@@ -265,3 +265,13 @@ def test_chapters_are_numbered_from_one():
         files = toc_files(part)
         numbered = any(re.match(r"notebooks/(0[1-9]|1\d)_", f) for f in files)
         assert bool(part.get("numbered")) == numbered, f"part {part['caption']!r}: numbered must be {numbered}"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_figures_have_alt_text(path):
+    # Without it the HTML's alt text is the image's hashed file name. MyST-NB reads it from the cell metadata:
+    # {"mystnb": {"image": {"alt": "..."}}}.
+    for cell in code_cells(nbformat.read(path, as_version=4)):
+        if any("image/png" in out.get("data", {}) for out in cell.outputs):
+            alt = cell.metadata.get("mystnb", {}).get("image", {}).get("alt", "")
+            assert len(alt) > 30, f"{path.name}: describe the figure in the cell's mystnb.image.alt:\n{cell.source[:120]}"
