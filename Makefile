@@ -43,7 +43,9 @@ $(VENDOR): book/vendor.py
 # scratch whenever the library or data/ changed since the last successful build, or after a failed
 # one, so the book never shows stale outputs. `make book BOOK_INPUTS=` skips the library check
 # (fast iteration on one notebook).
-BOOK_INPUTS := $(shell find gausslib data -type f -not -path '*/__pycache__/*' 2>/dev/null)
+# The bibliography too: sphinxcontrib-bibtex fails an incremental build after entries were added
+# (KeyError in its env-updated handler) when the page with the bibliography is not re-read.
+BOOK_INPUTS := $(shell find gausslib data -type f -not -path '*/__pycache__/*' 2>/dev/null) book/references.bib
 book/_build/.inputs-stamp: $(BOOK_INPUTS)
 	rm -rf book/_build
 	mkdir -p book/_build && touch $@
