@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from gausslib import phantoms
+from gausslib.generators import zoo
 
 TRAIN_SEED_BASE = 10_000
 HELDOUT_SEEDS = (1, 2)
@@ -101,7 +102,7 @@ class Run:
         return time.time() - self.last_ckpt >= self.ckpt_seconds
 
     def load(self) -> dict | None:
-        return torch.load(self.ckpt_path, map_location="cpu", weights_only=False) if self.ckpt_path.exists() else None
+        return zoo.safe_load(self.ckpt_path) if self.ckpt_path.exists() else None
 
     def save(self, state: dict, export: dict) -> None:
         atomic_save(state, self.ckpt_path)
@@ -343,7 +344,6 @@ def main(argv: list[str] | None = None) -> None:
     elif args.cmd == "glow":
         train_glow(args)
     elif args.cmd == "export":
-        from gausslib.generators import zoo
         zoo.export(args.run / "ema.pt", args.name, weights_dir=args.weights_dir or zoo.WEIGHTS_DIR)
     else:
         from gausslib.generators.evaluate import evaluate, ood_figure

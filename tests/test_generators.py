@@ -190,6 +190,49 @@ def test_load_unknown_name(weights_dir):
         load("no-such-model", weights_dir=weights_dir)
 
 
+class _RunsCode:
+    """Unpickling this runs code: it touches ``marker`` (what a crafted checkpoint would do worse)."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (exec, (f"import pathlib; pathlib.Path({self.marker!r}).touch()",))
+
+
+def test_a_file_that_needs_code_is_refused_before_it_runs(weights_dir, tmp_path):
+    marker = tmp_path / "code-ran"
+    G = tiny_generator()
+    crafted = tmp_path / "crafted.pt"
+    torch.save({"kind": "stylegan2", "config": G.cfg.to_dict(), "state_dict": G.state_dict(),
+                "meta": {"note": _RunsCode(marker)}}, crafted)
+    for read in (lambda: load(crafted), lambda: zoo.export(crafted, "crafted", weights_dir=weights_dir)):
+        with pytest.raises(ValueError, match="arbitrary code"):
+            read()
+    assert not marker.exists()
+
+
+def test_a_file_that_is_not_a_payload_is_refused(tmp_path):
+    path = tmp_path / "tensor.pt"
+    torch.save(torch.zeros(3), path)
+    with pytest.raises(ValueError, match="not a gausslib weights file"):
+        load(path)
+
+
+def test_a_copy_of_shipped_weights_is_checked_by_its_file_name(weights_dir, tmp_path):
+    """A path elsewhere whose file name is a shipped file's must match that file's SHA-256."""
+    elsewhere = tmp_path / "copy"
+    elsewhere.mkdir()
+    copy = elsewhere / "tiny-sg.pt"
+    copy.write_bytes((weights_dir / "tiny-sg.pt").read_bytes())
+    assert isinstance(load(copy, weights_dir=weights_dir), torch.nn.Module)
+    data = bytearray(copy.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    copy.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="checksum mismatch"):
+        load(copy, weights_dir=weights_dir)
+
+
 @pytest.mark.parametrize("name", ["stylegan2-phantom64", "glow-phantom64"])
 def test_shipped_model_loads_and_generates(name):
     if name not in zoo.available():

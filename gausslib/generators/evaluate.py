@@ -114,7 +114,7 @@ def _notes(name: str, weights_dir) -> list[str]:
 def write_card(name: str, weights_dir=zoo.WEIGHTS_DIR) -> None:
     """Writes the model card ``<name>.md`` from the weights' metadata, ``<name>.metrics.json`` and
     ``<name>.notes.md``."""
-    payload = torch.load(weights_dir / f"{name}.pt", map_location="cpu", weights_only=False)
+    payload = zoo.read_payload(weights_dir / f"{name}.pt")
     meta, cfg, kind = payload["meta"], payload["config"], payload["kind"]
     n_params = sum(v.numel() for k, v in payload["state_dict"].items() if v.is_floating_point())
     mpath = weights_dir / f"{name}.metrics.json"

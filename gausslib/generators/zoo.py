@@ -3,19 +3,30 @@
 A weights file is a ``torch.save`` dict ``{"kind": "stylegan2"|"glow", "config": {...},
 "state_dict": {...}, "meta": {...}}``: the config rebuilds the architecture, so a file is
 self-contained. ``data/weights/checksums.json`` maps each shipped name to its file and SHA-256.
+
+Every file is read with ``torch.load(weights_only=True)``: tensors and plain containers only, so a
+crafted file cannot run code while it is loaded; a file that would need arbitrary code is refused
+(:func:`read_payload`). A file whose name is that of a shipped file is checked against its SHA-256
+wherever it lies.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import pickle
 from pathlib import Path
 
 import torch
 from torch import nn
+from torch.torch_version import TorchVersion
 
 WEIGHTS_DIR = Path(os.environ.get("GAUSSLIB_WEIGHTS", Path(__file__).resolve().parents[2] / "data" / "weights"))
 CHECKSUMS = "checksums.json"
+PAYLOAD_KEYS = ("kind", "config", "state_dict", "meta")
+# The shipped payloads record torch.__version__ in their meta, a str subclass: the one global that a
+# weights file may need besides tensors and plain containers.
+_SAFE_GLOBALS = [TorchVersion]
 
 
 def sha256(path: Path) -> str:
@@ -56,7 +67,11 @@ def build(payload: dict) -> nn.Module:
 
 
 def resolve(name_or_path: str | Path, weights_dir: Path = WEIGHTS_DIR) -> tuple[Path, str | None]:
-    """Returns ``(file, expected sha256 or None)`` for a shipped name or a file path."""
+    """Returns ``(file, expected sha256 or None)`` for a shipped name or a file path.
+
+    A path whose file name is that of a shipped file expects that file's SHA-256, in any folder: a
+    copy of shipped weights is checked like the original.
+    """
     table = checksums(weights_dir)
     if str(name_or_path) in table:
         entry = table[str(name_or_path)]
@@ -64,17 +79,42 @@ def resolve(name_or_path: str | Path, weights_dir: Path = WEIGHTS_DIR) -> tuple[
     path = Path(name_or_path)
     if path.suffix == ".pt" or path.exists():
         by_file = {e["file"]: e["sha256"] for e in table.values()}
-        known = path.resolve().parent == Path(weights_dir).resolve() and path.name in by_file
-        return path, by_file[path.name] if known else None
+        return path, by_file.get(path.name)
     raise ValueError(f"unknown generator {str(name_or_path)!r}: expected one of {sorted(table)} "
                      f"(recorded in {Path(weights_dir) / CHECKSUMS}) or a path to a .pt file")
+
+
+def safe_load(path: str | Path):
+    """Returns what ``torch.save`` wrote to ``path``, read without executing anything from the file.
+
+    ``torch.load(weights_only=True)`` unpickles tensors and plain containers only. A file that needs
+    any other global (a pickled class, a function: what a crafted or foreign checkpoint holds) is
+    refused with a ``ValueError`` before any of its code could run.
+    """
+    try:
+        with torch.serialization.safe_globals(_SAFE_GLOBALS):
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        reason = str(err).split("WeightsUnpickler error:")[-1].strip().splitlines()[0]
+        raise ValueError(f"{path} is not a plain weights file: loading it would need arbitrary code "
+                         f"({reason}); refused. Export weights with `python -m gausslib.train export`.") from err
+
+
+def read_payload(path: str | Path) -> dict:
+    """Returns the payload dict ``{kind, config, state_dict, meta}`` of a weights file (:func:`safe_load`)."""
+    payload = safe_load(path)
+    if not isinstance(payload, dict) or not set(PAYLOAD_KEYS[:3]) <= set(payload):
+        raise ValueError(f"{path} is not a gausslib weights file: expected a dict with keys "
+                         f"{list(PAYLOAD_KEYS)}, got {type(payload).__name__}"
+                         + (f" with keys {sorted(payload)}" if isinstance(payload, dict) else ""))
+    return payload
 
 
 def load(name_or_path: str | Path, device: str | torch.device = "cpu", weights_dir: Path = WEIGHTS_DIR) -> nn.Module:
     """Returns a frozen eval-mode generator on ``device``: a shipped name (checksum-verified) or a file.
 
-    Raises ``FileNotFoundError`` for a missing file and ``ValueError`` for a checksum mismatch; both
-    name the file and the expected SHA-256.
+    Raises ``FileNotFoundError`` for a missing file and ``ValueError`` for a checksum mismatch (both
+    name the file and the expected SHA-256) or for a file that is not a plain weights payload.
     """
     path, expected = resolve(name_or_path, weights_dir)
     if not path.exists():
@@ -84,20 +124,20 @@ def load(name_or_path: str | Path, device: str | torch.device = "cpu", weights_d
         actual = sha256(path)
         if actual != expected:
             raise ValueError(f"checksum mismatch for {path}: expected sha256 {expected}, got {actual} "
-                             "(corrupted or replaced file; restore it from git or re-export it)")
-    payload = torch.load(path, map_location="cpu", weights_only=False)
-    model = build(payload)
+                             "(corrupted or replaced file; restore it from git, or give your own weights "
+                             "a name other than a shipped file's)")
+    model = build(read_payload(path))
     return model.to(device).eval().requires_grad_(False)
 
 
 def export(src: Path, name: str, weights_dir: Path = WEIGHTS_DIR) -> Path:
     """Writes a run's exportable weights ``src`` to ``weights_dir/name.pt`` and records its SHA-256."""
-    payload = torch.load(src, map_location="cpu", weights_only=False)
+    payload = read_payload(src)
     build(payload)  # refuse to ship a file that does not rebuild
     weights_dir = Path(weights_dir)
     weights_dir.mkdir(parents=True, exist_ok=True)
     dst = weights_dir / f"{name}.pt"
-    slim = {k: payload[k] for k in ("kind", "config", "state_dict", "meta")}
+    slim = {k: payload[k] for k in PAYLOAD_KEYS}
     log = Path(src).parent / "log.jsonl"
     if log.exists():
         from gausslib.train import plot_log
