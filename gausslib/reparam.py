@@ -288,6 +288,8 @@ class Bound(nn.Module):
         return self.space.render(self.latents(p))
 
     def penalty(self, p: torch.Tensor) -> torch.Tensor:
+        if type(self.reparam).penalty is Reparam.penalty:  # no penalty: the latents (layers) need not run again
+            return p.new_zeros(p.shape[0])
         parts = self.latents(p)
         terms = [self.reparam.penalty(lat, self.space) for lat, mode in zip(parts, self.modes) if mode != "fixed"]
         terms = [t for t in terms if t is not None]
