@@ -1,12 +1,15 @@
 """Train, export and evaluate the embedded generators on procedural phantoms.
 
-    python -m gausslib.train stylegan2 --out runs/stylegan2 --kimg 2000 --resume
-    python -m gausslib.train glow      --out runs/glow      --kimg 2000 --resume
-    python -m gausslib.train export stylegan2 --run runs/stylegan2 --name stylegan2-phantom64
+    python -m gausslib.train stylegan2 --out runs/stylegan2-v2 --kimg 2000 --resume
+    python -m gausslib.train glow      --out runs/glow-v2      --kimg 2000 --resume
+    python -m gausslib.train export stylegan2 --run runs/stylegan2-v2 --name stylegan2-phantom64
     python -m gausslib.train eval stylegan2-phantom64 glow-phantom64
+    python -m gausslib.train probe --run runs/stylegan2-v2     # noise strengths, noise-redraw PSNR
 
 Training draws an endless stream of fresh phantoms (``phantoms.sample`` with seeds >= 10 000, one
-seed per step); held-out evaluation uses seeds 1 and 2, never seen in training. A run folder holds
+seed per step) of kind ``--data`` (default ``"textured"``, phantoms v2; the first shipped models were
+trained on ``"brain"``, with ``--data brain`` and, for StyleGAN2, ``--arch lite``); held-out
+evaluation uses seeds 1 and 2 of the same kind, never seen in training. A run folder holds
 ``checkpoint.pt`` (everything needed to resume: models, optimisers, RNG states, counters; written
 atomically every few minutes), ``log.jsonl`` (losses and speed), ``ema.pt`` (the exportable
 weights) and ``grid-*.png`` sample grids. ``--resume`` continues from ``checkpoint.pt``.
@@ -79,9 +82,9 @@ def machine_info() -> dict:
             "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
 
 
-def real_batch(step: int, batch: int, size: int, device) -> torch.Tensor:
-    """Returns the training batch of ``step``: fresh phantoms ``[batch, 1, size, size]``."""
-    return phantoms.sample(batch, size=size, seed=TRAIN_SEED_BASE + step, device=device)
+def real_batch(step: int, batch: int, size: int, device, kind: str = "brain") -> torch.Tensor:
+    """Returns the training batch of ``step``: fresh phantoms ``[batch, 1, size, size]`` of ``kind``."""
+    return phantoms.sample(batch, size=size, seed=TRAIN_SEED_BASE + step, device=device, kind=kind)
 
 
 class Run:
@@ -110,6 +113,12 @@ class Run:
         self.last_ckpt = time.time()
 
 
+def _data_meta(kind: str) -> dict:
+    """Returns the checkpoint / weights entry naming the phantom kind (absent for the first kind, "brain",
+    so that the first shipped runs' files stay as they were)."""
+    return {} if kind == "brain" else {"data": kind}
+
+
 def rng_state() -> dict:
     return {"torch": torch.get_rng_state()}
 
@@ -118,25 +127,40 @@ def set_rng_state(state: dict) -> None:
     torch.set_rng_state(state["torch"])
 
 
-def _start(args, config_cls):
-    """Return ``(device, run, state, config)``: the resumed state and its config, or a fresh config.
+def _start(args, config_cls, **config):
+    """Return ``(device, run, state, config)``: the resumed state and its config, or a fresh config
+    (``resolution`` from ``args``, then ``config``).
 
     Seeds torch after loading so a fresh run is reproducible; a resumed run restores its own RNG.
+    Raises ``ValueError`` when a resumed run was trained on other data than ``args.data``.
     """
     run = Run(args.out, args.ckpt_minutes)
     state = run.load() if args.resume else None
-    cfg = config_cls(**state["config"]) if state else config_cls(resolution=args.resolution)
+    if state and state.get("data", "brain") != args.data:
+        raise ValueError(f"--data {args.data!r}: {run.ckpt_path} was trained on {state.get('data', 'brain')!r} phantoms")
+    cfg = config_cls(**state["config"]) if state else config_cls(resolution=args.resolution, **config)
     torch.manual_seed(args.seed)
     return torch.device(args.device), run, state, cfg
 
 
 # ----------------------------------------------------------------------------- StyleGAN2
 def train_stylegan2(args) -> None:
-    """Trains StyleGAN2: non-saturating loss, lazy R1, style mixing, EMA generator with ramp-up."""
-    from gausslib.generators.stylegan2 import Discriminator, Generator, StyleGAN2Config
+    """Trains StyleGAN2: non-saturating loss, lazy R1, style mixing, EMA generator with ramp-up.
 
-    dev, run, state, cfg = _start(args, StyleGAN2Config)
-    G, D = Generator(cfg).to(dev), Discriminator(cfg).to(dev)
+    ``args.arch``: ``"official"`` (:mod:`gausslib.generators.stylegan2`) or ``"lite"`` (the first
+    architecture); a resumed run keeps the architecture of its checkpoint.
+    """
+    from gausslib.generators import stylegan2, stylegan2_lite
+    from gausslib.generators.zoo import stylegan2_module
+
+    if args.arch == "official":
+        mod, extra = stylegan2, {"noise_strength_init": args.noise_strength_init}
+    else:
+        mod, extra = stylegan2_lite, {}
+    if args.resume and (args.out / "checkpoint.pt").exists():
+        mod = stylegan2_module(zoo.safe_load(args.out / "checkpoint.pt")["config"])
+    dev, run, state, cfg = _start(args, mod.StyleGAN2Config, **extra)
+    G, D = mod.Generator(cfg).to(dev), mod.Discriminator(cfg).to(dev)
     G_ema = copy.deepcopy(G).eval().requires_grad_(False)
     r1_every, batch = 16, args.batch
     r1_gamma = args.r1_gamma if args.r1_gamma is not None else 0.0002 * cfg.resolution ** 2 / batch
@@ -168,10 +192,10 @@ def train_stylegan2(args) -> None:
     def checkpoint() -> None:
         export = {"kind": "stylegan2", "config": cfg.to_dict(), "state_dict": G_ema.state_dict(),
                   "meta": {"step": step, "kimg": nimg / 1000, "wall_s": wall, "cpu_s": cpu, "machine": machine_info(),
-                           "batch": batch, "lr": args.lr, "r1_gamma": r1_gamma}}
+                           "batch": batch, "lr": args.lr, "r1_gamma": r1_gamma, **_data_meta(args.data)}}
         run.save({"config": cfg.to_dict(), "G": G.state_dict(), "D": D.state_dict(), "G_ema": G_ema.state_dict(),
                   "opt_G": opt_G.state_dict(), "opt_D": opt_D.state_dict(), "step": step, "nimg": nimg,
-                  "wall": wall, "cpu": cpu, "rng": rng_state()}, export)
+                  "wall": wall, "cpu": cpu, "rng": rng_state(), **_data_meta(args.data)}, export)
         with torch.no_grad():
             save_grid(G_ema.synthesis(G_ema.map_z_plus(grid_z), grid_noise), run.out / f"grid-{nimg // 1000:06d}kimg.png")
             save_grid(G_ema.synthesis(G_ema.map_z_plus(grid_z), grid_noise), run.out / "grid-latest.png")
@@ -182,7 +206,7 @@ def train_stylegan2(args) -> None:
     t_last = time.time()
     while nimg < total:
         t0, c0 = time.time(), time.process_time()
-        real = real_batch(step, batch, cfg.resolution, dev)
+        real = real_batch(step, batch, cfg.resolution, dev, args.data)
         # D step: softplus(D(fake)) + softplus(-D(real)), R1 on real every r1_every steps.
         with torch.no_grad():
             fake = G.synthesis(make_ws(batch), G.make_noise(batch))
@@ -223,6 +247,8 @@ def train_stylegan2(args) -> None:
                    "sec_per_kimg": round((time.time() - t_last) * 1000 / (n * batch), 1),
                    **{k: round(v / n, 4) for k, v in acc.items()}}
             row["r1"] = round(row["r1"] * r1_every, 4)
+            if hasattr(G, "noise_strengths"):  # is the generator using its noise inputs? (per layer, 4×4 first)
+                row["noise_strength"] = [round(float(v), 5) for v in G.noise_strengths().detach().abs()]
             run.log(row)
             bar.set_postfix(G=row["loss_G"], D=row["loss_D"])
             acc, t_last = {"loss_G": 0.0, "loss_D": 0.0, "r1": 0.0, "n": 0}, time.time()
@@ -253,8 +279,8 @@ def train_glow(args) -> None:
         set_rng_state(state["rng"])
         print(f"resumed from {run.ckpt_path} at step {step} ({nimg / 1000:.1f} kimg)")
     else:
-        model.initialize(dequantize(real_batch(-1, 256, cfg.resolution, dev)))
-    heldout = phantoms.sample(256, size=cfg.resolution, seed=HELDOUT_SEEDS[0], device=dev)
+        model.initialize(dequantize(real_batch(-1, 256, cfg.resolution, dev, args.data)))
+    heldout = phantoms.sample(256, size=cfg.resolution, seed=HELDOUT_SEEDS[0], device=dev, kind=args.data)
     heldout_u = torch.Generator().manual_seed(5)
 
     def heldout_bpd() -> float:
@@ -268,9 +294,9 @@ def train_glow(args) -> None:
         bpd = heldout_bpd()
         export = {"kind": "glow", "config": cfg.to_dict(), "state_dict": model.state_dict(),
                   "meta": {"step": step, "kimg": nimg / 1000, "wall_s": wall, "cpu_s": cpu, "machine": machine_info(),
-                           "batch": batch, "lr": args.lr, "heldout_bpd_256": bpd}}
+                           "batch": batch, "lr": args.lr, "heldout_bpd_256": bpd, **_data_meta(args.data)}}
         run.save({"config": cfg.to_dict(), "model": model.state_dict(), "opt": opt.state_dict(), "step": step,
-                  "nimg": nimg, "wall": wall, "cpu": cpu, "rng": rng_state()}, export)
+                  "nimg": nimg, "wall": wall, "cpu": cpu, "rng": rng_state(), **_data_meta(args.data)}, export)
         run.log({"step": step, "kimg": nimg / 1000, "wall_s": round(wall, 1), "cpu_s": round(cpu, 1), "heldout_bpd": round(bpd, 4)})
         with torch.no_grad():
             imgs = model.sample(32, temperature=0.7, generator=torch.Generator(device=dev).manual_seed(123))
@@ -283,7 +309,7 @@ def train_glow(args) -> None:
     acc, n_acc, t_last = 0.0, 0, time.time()
     while nimg < total:
         t0, c0 = time.time(), time.process_time()
-        x = dequantize(real_batch(step, batch, cfg.resolution, dev))
+        x = dequantize(real_batch(step, batch, cfg.resolution, dev, args.data))
         loss = model.bits_per_dim(x).mean()
         for g in opt.param_groups:  # linear warm-up over the first 200 steps
             g["lr"] = args.lr * min(1.0, (step + 1) / 200)
@@ -307,6 +333,19 @@ def train_glow(args) -> None:
     bar.close()
 
 
+def probe(run: Path, n: int = 64) -> dict:
+    """Returns ``{"kimg", "noise_strength_abs", "noise_redraw_psnr"}`` of a StyleGAN2 run's ``ema.pt``: while it
+    trains, whether (and through which layers) the generator uses its noise maps."""
+    from gausslib.generators.evaluate import noise_redraw_psnr
+
+    payload = zoo.read_payload(Path(run) / "ema.pt")
+    if payload["kind"] != "stylegan2":
+        raise ValueError(f"{run}: probe needs a StyleGAN2 run, got {payload['kind']!r}")
+    G = zoo.build(payload).eval().requires_grad_(False)
+    strengths = G.noise_strengths().abs().tolist() if hasattr(G, "noise_strengths") else None
+    return {"kimg": payload["meta"]["kimg"], "noise_strength_abs": strengths, "noise_redraw_psnr": noise_redraw_psnr(G, n)}
+
+
 # ----------------------------------------------------------------------------- CLI
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m gausslib.train", description=__doc__,
@@ -325,13 +364,23 @@ def main(argv: list[str] | None = None) -> None:
         s.add_argument("--ckpt-minutes", type=float, default=5.0)
         s.add_argument("--log-every", type=int, default=20)
         s.add_argument("--device", default="cpu")
+        s.add_argument("--data", default="textured", choices=phantoms.KINDS,
+                       help="phantom kind (the first shipped models: brain)")
         if name == "stylegan2":
             s.add_argument("--r1-gamma", type=float, default=None, help="default 0.0002·res²/batch")
+            s.add_argument("--arch", default="official", choices=("official", "lite"),
+                           help="official StyleGAN2 semantics, or the first simplified architecture")
+            s.add_argument("--noise-strength-init", type=float, default=0.0,
+                           help="initial noise strength of every synthesis layer (official: 0; --arch official)")
     e = sub.add_parser("export", help="copy a run's EMA weights into data/weights and record the checksum")
     e.add_argument("model", choices=("stylegan2", "glow"))
     e.add_argument("--run", type=Path, required=True)
     e.add_argument("--name", required=True)
     e.add_argument("--weights-dir", type=Path, default=None, help="default: data/weights")
+    q = sub.add_parser("probe", help="print how much a StyleGAN2 run's EMA generator uses its noise maps")
+    q.add_argument("--run", type=Path, required=True)
+    q.add_argument("--n", type=int, default=64, help="z+ draws for the noise-redraw PSNR")
+    q.add_argument("--threads", type=int, default=1)
     v = sub.add_parser("eval", help="compute the quality metrics of shipped models and write them to the cards")
     v.add_argument("names", nargs="+")
     v.add_argument("--n", type=int, default=2000)
@@ -343,6 +392,8 @@ def main(argv: list[str] | None = None) -> None:
         train_stylegan2(args)
     elif args.cmd == "glow":
         train_glow(args)
+    elif args.cmd == "probe":
+        print(json.dumps(probe(args.run, args.n)))
     elif args.cmd == "export":
         zoo.export(args.run / "ema.pt", args.name, weights_dir=args.weights_dir or zoo.WEIGHTS_DIR)
     else:

@@ -34,6 +34,9 @@ def test_train_checkpoints_resumes_and_exports(model, tmp_path):
         assert metrics["roundtrip_max_abs_err"] <= 1e-4 and 0 < metrics["heldout_bpd"] < 16
     card = (tmp_path / "w" / f"tiny-{model}.md").read_text()
     assert "SWD ratio" in card and "kimg" in card
+    if model == "stylegan2":  # the noise-map numbers of issue 13, on every StyleGAN2 card
+        assert metrics["noise_redraw_psnr"]["mean_db"] > 0 and metrics["ood_noise_maps"]["gaussian"]["ratio"] == 1.0
+        assert "noise maps redrawn" in card and "SWD ratio to Gaussian noise: heavy" in card and "FIR" in card
     (tmp_path / "w" / f"tiny-{model}.notes.md").write_text("Checked by hand: a note.\n")
     write_card(f"tiny-{model}", weights_dir=tmp_path / "w")           # hand-made notes join the card
     assert "Checked by hand: a note." in (tmp_path / "w" / f"tiny-{model}.md").read_text()
@@ -72,3 +75,37 @@ def test_resumed_run_equals_uninterrupted_run(model, tmp_path):
     a = torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=False)[key]
     b = torch.load(tmp_path / "resumed" / "checkpoint.pt", weights_only=False)[key]
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_lite_architecture_on_smooth_phantoms_and_data_guard(tmp_path):
+    """The first shipped StyleGAN2 trains as before (--arch lite --data brain); a resumed run keeps its
+    architecture, and refuses other phantoms than it was trained on."""
+    from gausslib.generators import stylegan2_lite
+
+    run = tmp_path / "lite"
+    args = ["stylegan2", "--out", str(run), "--resolution", "16", "--batch", "4", "--arch", "lite", "--data", "brain"]
+    train.main(args + ["--kimg", "0.004"])
+    state = torch.load(run / "checkpoint.pt", weights_only=False)
+    assert "arch" not in state["config"] and "data" not in state  # the first runs' files, unchanged
+    train.main(["stylegan2", "--out", str(run), "--resolution", "16", "--batch", "4", "--data", "brain",
+                "--kimg", "0.008", "--resume"])  # --arch defaults to official: the checkpoint decides
+    assert torch.load(run / "checkpoint.pt", weights_only=False)["step"] == 2
+    train.main(["export", "stylegan2", "--run", str(run), "--name", "tiny-lite", "--weights-dir", str(tmp_path / "w")])
+    assert isinstance(load("tiny-lite", weights_dir=tmp_path / "w"), stylegan2_lite.Generator)
+    with pytest.raises(ValueError, match="brain"):
+        train.main(["stylegan2", "--out", str(run), "--resolution", "16", "--batch", "4", "--kimg", "0.012", "--resume"])
+
+
+def test_official_run_logs_noise_strengths_and_data(tmp_path):
+    run = tmp_path / "v2"
+    train.main(["stylegan2", "--out", str(run), "--resolution", "16", "--batch", "4", "--kimg", "0.008",
+                "--log-every", "1", "--noise-strength-init", "0.1"])
+    rows = [r for r in _log(run) if "loss_G" in r]
+    assert len(rows[0]["noise_strength"]) == 5 and all(abs(v - 0.1) < 0.05 for v in rows[0]["noise_strength"])
+    state = torch.load(run / "checkpoint.pt", weights_only=False)
+    assert state["data"] == "textured" and state["config"]["arch"] == "official"
+    out = train.probe(run, n=4)
+    assert out["kimg"] == 0.008 and len(out["noise_strength_abs"]) == 5 and out["noise_redraw_psnr"]["mean_db"] < 100
+    train.main(["glow", "--out", str(tmp_path / "g"), "--resolution", "16", "--batch", "4", "--kimg", "0.004"])
+    with pytest.raises(ValueError, match="StyleGAN2"):
+        train.probe(tmp_path / "g")

@@ -1,5 +1,10 @@
 """Out-of-distribution latents (paper Fig. 1): skewed, heavy-tailed, non-i.i.d. and 2×-norm draws.
 
+For StyleGAN2 the deviation can hit the style vectors, the noise maps or both (``target``); the
+mapping network normalises every z, so the noise maps are where a StyleGAN2 can be hurt.
+:func:`scores` turns the figure into numbers: the SWD of the rendered images to real phantoms,
+relative to the Gaussian case.
+
 Every deviation keeps what a norm constraint can see roughly unchanged (except ``"norm2x"``), so the
 degraded images show that a latent must be i.i.d. standard normal, not just of typical norm:
 - ``"gaussian"``: N(0, 1), the reference;
@@ -37,25 +42,52 @@ def deviant(shape: tuple[int, ...], kind: str, generator: torch.Generator | None
     return 2.0 * g if kind == "norm2x" else g
 
 
+TARGETS = ("all", "style", "noise")
+
+
 @torch.no_grad()
-def render(model, kind: str, n: int, seed: int = 0, temperature: float = 0.7) -> torch.Tensor:
+def render(model, kind: str, n: int, seed: int = 0, temperature: float = 0.7, target: str = "all") -> torch.Tensor:
     """Returns ``n`` images ``[n, C, R, R]`` of a Glow or StyleGAN2 fed ``kind`` latents.
 
-    Glow: every multi-scale latent, times ``temperature``. StyleGAN2: the z+ matrix ``[num_ws, z_dim]``
-    and every noise map (temperature 1: StyleGAN2 is trained at T = 1).
+    Glow: every multi-scale latent, times ``temperature``. StyleGAN2 (temperature 1: it is trained at
+    T = 1): ``target`` says which latents deviate — ``"all"`` (the z+ matrix ``[num_ws, z_dim]`` and
+    every noise map), ``"style"`` (z+ only) or ``"noise"`` (noise maps only); the others are N(0, 1).
     """
+    if target not in TARGETS:
+        raise ValueError(f"target must be one of {TARGETS}, got {target!r}")
     gen = torch.Generator().manual_seed(seed)
     dev = next(model.parameters()).device
     if hasattr(model, "latent_shapes"):
         eps = [temperature * deviant((n, *s), kind, gen).to(dev) for s in model.latent_shapes]
         return model.decode(eps).clamp(-1, 1)
-    z = deviant((n, model.num_ws, model.z_dim), kind, gen).to(dev)
-    noise = [deviant((n, *s), kind, gen).to(dev) for s in model.noise_shapes]
+    z = deviant((n, model.num_ws, model.z_dim), kind if target != "noise" else "gaussian", gen).to(dev)
+    noise = [deviant((n, *s), kind if target != "style" else "gaussian", gen).to(dev) for s in model.noise_shapes]
     return model(z, noise)
 
 
-def figure(models: dict, path, n: int = 3, seed: int = 0) -> None:
-    """Writes a PNG: for each model (rows of ``n`` samples), one column per latent kind."""
+def scores(model, real: torch.Tensor, target: str = "all", seed: int = 0, batch: int = 100) -> dict[str, dict]:
+    """Returns ``{kind: {"swd": SWD×10³ to real, "ratio": swd / swd of the Gaussian case}}`` for every kind.
+
+    ``real``: ``[n, C, R, R]`` real images (e.g. held-out phantoms); ``n`` images are rendered per kind
+    (:func:`render`, seeds ``seed + i`` per batch of ``batch``, outputs clamped to [−1, 1] like the data).
+    A ratio ≥ 1.5 means the deviation visibly degrades the images (the paper's Fig. 1, as a number).
+    """
+    from gausslib.swd import swd
+
+    n = real.shape[0]
+    out = {}
+    for kind in KINDS:
+        imgs = torch.cat([render(model, kind, min(batch, n - i), seed=seed + i, target=target).cpu()
+                          for i in range(0, n, batch)]).clamp(-1, 1)
+        out[kind] = {"swd": swd(imgs, real)["swd_mean"]}
+    for kind in KINDS:
+        out[kind]["ratio"] = out[kind]["swd"] / out["gaussian"]["swd"]
+    return out
+
+
+def figure(models: dict, path, n: int = 3, seed: int = 0, target: str = "all") -> None:
+    """Writes a PNG: for each model (rows of ``n`` samples), one column per latent kind (``target``: which
+    StyleGAN2 latents deviate, see :func:`render`)."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -65,7 +97,7 @@ def figure(models: dict, path, n: int = 3, seed: int = 0) -> None:
     fig, axes = plt.subplots(len(rows), len(KINDS), figsize=(1.6 * len(KINDS), 1.6 * len(rows)), squeeze=False)
     for c, kind in enumerate(KINDS):
         for name, model in models.items():
-            imgs = render(model, kind, n, seed=seed).cpu()
+            imgs = render(model, kind, n, seed=seed, target=target).cpu()
             for i in range(n):
                 ax = axes[rows.index((name, i)), c]
                 ax.imshow(imgs[i, 0], cmap="gray", vmin=-1, vmax=1)

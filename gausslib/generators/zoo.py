@@ -2,7 +2,10 @@
 
 A weights file is a ``torch.save`` dict ``{"kind": "stylegan2"|"glow", "config": {...},
 "state_dict": {...}, "meta": {...}}``: the config rebuilds the architecture, so a file is
-self-contained. ``data/weights/checksums.json`` maps each shipped name to its file and SHA-256.
+self-contained. A StyleGAN2 config with ``"arch": "official"`` builds
+:mod:`gausslib.generators.stylegan2`; one without (the first shipped weights) builds
+:mod:`gausslib.generators.stylegan2_lite`. ``data/weights/checksums.json`` maps each shipped name
+to its file and SHA-256; several names may share one file (an alias).
 
 Every file is read with ``torch.load(weights_only=True)``: tensors and plain containers only, so a
 crafted file cannot run code while it is loaded; a file that would need arbitrary code is refused
@@ -49,14 +52,21 @@ def available(weights_dir: Path = WEIGHTS_DIR) -> list[str]:
     return sorted(checksums(weights_dir))
 
 
+def stylegan2_module(config: dict):
+    """Returns the module (``stylegan2`` or ``stylegan2_lite``) whose classes build a StyleGAN2 ``config``."""
+    from gausslib.generators import stylegan2, stylegan2_lite
+
+    return stylegan2 if config.get("arch") == stylegan2.ARCH else stylegan2_lite
+
+
 def build(payload: dict) -> nn.Module:
     """Returns the model described by a weights payload (architecture from its config, weights loaded)."""
     from gausslib.generators.glow import Glow, GlowConfig
-    from gausslib.generators.stylegan2 import Generator, StyleGAN2Config
 
     kind = payload.get("kind")
     if kind == "stylegan2":
-        model = Generator(StyleGAN2Config(**payload["config"]))
+        mod = stylegan2_module(payload["config"])
+        model = mod.Generator(mod.StyleGAN2Config(**payload["config"]))
     elif kind == "glow":
         model = Glow(GlowConfig(**payload["config"]))
     else:
@@ -148,8 +158,15 @@ def export(src: Path, name: str, weights_dir: Path = WEIGHTS_DIR) -> Path:
     slim["state_dict"] = {k: v.float() if v.is_floating_point() else v for k, v in slim["state_dict"].items()}
     tmp = dst.with_suffix(".pt.tmp")
     torch.save(slim, tmp)
-    os.replace(tmp, dst)
     table = checksums(weights_dir)
+    # Another name sharing this file (an alias) must not silently change model: only a bit-identical
+    # re-export may replace it.
+    others = sorted(n for n, e in table.items() if e["file"] == dst.name and n != name)
+    if others and sha256(tmp) != table[others[0]]["sha256"]:
+        tmp.unlink()
+        raise ValueError(f"{dst} holds the weights of {others}: exporting other weights as {name!r} would "
+                         "replace them; point those names at another file in checksums.json first")
+    os.replace(tmp, dst)
     table[name] = {"file": dst.name, "sha256": sha256(dst)}
     (weights_dir / CHECKSUMS).write_text(json.dumps(table, indent=2, sort_keys=True) + "\n")
     print(f"exported {src} -> {dst} (sha256 {table[name]['sha256']})")
