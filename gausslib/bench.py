@@ -41,6 +41,40 @@ def median_time(fn, *, repeats: int = 7, warmup: int = 2, device=None) -> float:
     return statistics.median(times)
 
 
+def interleaved(fns: dict, *, repeats: int = 7, warmup: int = 1, device=None) -> dict[str, dict[str, list[float]]]:
+    """Return ``{name: {"wall": [s], "cpu": [s]}}``: ``repeats`` rounds, each calling every ``fns[name]()`` once.
+
+    Interleaving spreads a shared machine's load changes over all cases alike instead of over the
+    last-timed one. ``cpu`` is this thread's CPU time (time the work took, excluding the waits while
+    other processes held the cores; the benchmarks run on one thread); on CUDA, ``wall`` is the
+    meaningful one (the device is synchronised around each call).
+    """
+    for _ in range(warmup):
+        for fn in fns.values():
+            fn()
+    out = {name: {"wall": [], "cpu": []} for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            _sync(device)
+            w, c = time.perf_counter(), time.thread_time()
+            fn()
+            _sync(device)
+            out[name]["cpu"].append(time.thread_time() - c)
+            out[name]["wall"].append(time.perf_counter() - w)
+    return out
+
+
+def summary_ms(times: list[float]) -> dict[str, float]:
+    """Return the median and the spread (quartiles) of ``times`` (seconds) in milliseconds."""
+    q = statistics.quantiles(times, n=4, method="inclusive") if len(times) > 1 else [times[0]] * 3
+    return {"median": 1e3 * statistics.median(times), "q25": 1e3 * q[0], "q75": 1e3 * q[2]}
+
+
+def load_average() -> float:
+    """Return the 1-minute load average (context for timings on a shared machine)."""
+    return os.getloadavg()[0]
+
+
 def machine() -> dict:
     """Describe the machine a benchmark ran on (recorded next to every result)."""
     return {

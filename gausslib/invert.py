@@ -179,14 +179,14 @@ class _Recorder:
                 row.update(self.problem.quality(x, self.x_true))
             if self.dashboard:
                 row.update(latent_dashboard(self.bound.latent(p)))
-        for k, v in row.items():
-            self.rows.setdefault(k, []).append(v.cpu())
+        for k, v in row.items():  # kept on the device: one host copy per name at the end, none per record
+            self.rows.setdefault(k, []).append(v)
         self.iterations.append(it)
         if self.callback is not None:
             self.callback(it, {"images": x, "params": p.detach(), **row})
 
     def history(self, N: int, R: int) -> dict[str, torch.Tensor]:
-        out = {k: torch.stack(v).reshape(len(v), N, R) for k, v in self.rows.items()}
+        out = {k: torch.stack(v).reshape(len(v), N, R).cpu() for k, v in self.rows.items()}
         out["iteration"] = torch.tensor(self.iterations)
         return out
 

@@ -1,0 +1,137 @@
+"""What one inversion iteration costs, split by component, per problem and reparameterisation.
+
+Per problem of the study (CS-MRI 8×/20 dB on the shipped StyleGAN2, deblurring σ = 3 on the
+shipped Glow, eikonal on the shipped StyleGAN2) at the study's batch (one image × 3 restarts),
+float32, one thread, for the spherical constraint and the Gaussianization layers:
+
+* per function evaluation (forward + backward), each alone: the reparameterisation
+  (``layers``: the Gaussianization layers, or the spherical projection), the ``generator``, the
+  ``operator`` with the misfit, and the whole ``evaluation``; ``glue`` is the evaluation minus the
+  three parts (autograd bookkeeping, casts, Python);
+* per L-BFGS iteration: its time, its evaluations, and ``line_search`` (the iteration minus its
+  evaluations: the two-loop direction, the strong-Wolfe logic, the history update);
+* ``bookkeeping``: one history record (images, PSNR/SSIM, latent dashboard) over the study's
+  ``history_every`` = 50 iterations, per iteration;
+* ``ratio_to_generator``: iteration time over the generator's own forward + backward.
+
+Every case is timed in interleaved rounds (all cases once per round), medians with quartiles,
+on this thread's CPU time (the machine is shared: wall time includes the waits for a core; the
+wall medians are recorded too).
+"""
+from __future__ import annotations
+
+import itertools
+import time
+
+import torch
+
+from gausslib import study
+from gausslib.bench import interleaved, load_average, summary_ms
+from gausslib.generators import zoo
+from gausslib.invert import _Recorder
+from gausslib.lbfgs import BatchedLBFGS, _evaluate
+from gausslib.reparam import Gaussianized, Spherical
+
+PROBLEMS = {
+    "mri": ("stylegan2-phantom64", {"accel": 8, "snr_db": 20}, "generator"),
+    "deblur": ("glow-phantom64", {"sigma": 3.0, "model_sigma": 3.0, "noise_std": 50.0}, "phantom"),
+    "eikonal": ("stylegan2-phantom64", {"per_edge": 8, "noise": 1e-3, "extent_m": 0.256}, "generator"),
+}
+RESTARTS = 3
+HISTORY_EVERY = 50
+
+
+def _cases(problem, G, reparam):
+    """Return ``(component timers, L-BFGS state, recorder)`` for one reparameterisation."""
+    bound = reparam.bind(G, list(range(RESTARTS)))
+    y = problem.y.repeat_interleave(RESTARTS, 0)
+    x_true = problem.x_true.repeat_interleave(RESTARTS, 0)
+
+    def objective(p):
+        return problem.misfit(bound.images(p), y) + bound.penalty(p)
+
+    opt = BatchedLBFGS(objective, bound.x0)
+    p = bound.x0.clone()
+    latents = [[t.detach() for t in group] for group in bound.latents(p)]
+    with torch.no_grad():
+        images = bound.images(p)
+
+    def layers():
+        q = p.clone().requires_grad_(True)
+        out = [t for group in bound.latents(q) for t in group if t.requires_grad]
+        torch.autograd.grad(out, q, [torch.ones_like(t) for t in out])
+
+    def generator():
+        leaves = [[t.clone().requires_grad_(True) for t in group] for group in latents]
+        flat = [t for group in leaves for t in group]
+        torch.autograd.grad(bound.space.render(leaves).sum(), flat)
+
+    def operator():
+        x = images.clone().requires_grad_(True)
+        torch.autograd.grad(problem.misfit(x, y).sum(), x)
+
+    record, calls = _Recorder(problem, bound, x_true, 1, None, True), itertools.count(1)
+    timers = {"layers": layers, "generator": generator, "operator": operator,
+              "evaluation": lambda: _evaluate(objective, p), "record": lambda: record(next(calls), p, opt.loss)}
+    return timers, opt
+
+
+def _problem(name: str, quick: bool) -> list[dict]:
+    weights, setting, kind = PROBLEMS[name]
+    G = zoo.load(weights)
+    x = study.targets(G, kind, [0], G.resolution)
+    problem = study.build_problem(name, setting, x, [0])
+    methods = {"spherical": Spherical(), "glayers": Gaussianized()}
+    built = {m: _cases(problem, G, rp) for m, rp in methods.items()}
+    repeats = 3 if quick else 9
+    times = interleaved({f"{m}/{k}": fn for m, (timers, _) in built.items() for k, fn in timers.items()},
+                        repeats=repeats)
+    iters = {m: {"cpu": [], "wall": [], "evals": []} for m in methods}
+    for _ in range(2):                                   # warm-up: the first step's line search is atypical
+        for _, opt in built.values():
+            opt.step()
+    for _ in range(repeats):
+        for m, (_, opt) in built.items():
+            e, w, c = opt.evaluations, time.perf_counter(), time.thread_time()
+            opt.step()
+            iters[m]["cpu"].append(time.thread_time() - c)
+            iters[m]["wall"].append(time.perf_counter() - w)
+            iters[m]["evals"].append(opt.evaluations - e)
+    rows = []
+    for m in methods:
+        med = {k: summary_ms(times[f"{m}/{k}"]["cpu"])["median"] for k in built[m][0]}
+        it = summary_ms(iters[m]["cpu"])
+        evals = sum(iters[m]["evals"]) / len(iters[m]["evals"])
+        # per iteration, what its evaluations do not explain (iterations differ in evaluations)
+        rest = [t - e * med["evaluation"] / 1e3 for t, e in zip(iters[m]["cpu"], iters[m]["evals"])]
+        per_eval = [t / e for t, e in zip(iters[m]["cpu"], iters[m]["evals"])]
+        rows.append({
+            "problem": name, "generator": weights, "method": m, "batch": RESTARTS,
+            "iteration_ms": it["median"], "iteration_q25_ms": it["q25"], "iteration_q75_ms": it["q75"],
+            "iteration_wall_ms": summary_ms(iters[m]["wall"])["median"],
+            "evaluations_per_iteration": evals, "iteration_per_evaluation_ms": summary_ms(per_eval)["median"],
+            "evaluation_ms": med["evaluation"], "generator_ms": med["generator"], "layers_ms": med["layers"],
+            "operator_ms": med["operator"],
+            "glue_ms": med["evaluation"] - med["generator"] - med["layers"] - med["operator"],
+            "line_search_ms": summary_ms(rest)["median"],
+            "bookkeeping_ms": med["record"] / HISTORY_EVERY,
+            "ratio_to_generator": it["median"] / med["generator"],
+        })
+    sph, gl = rows
+    gl["glayers_over_spherical"] = gl["iteration_ms"] / sph["iteration_ms"]
+    gl["glayers_over_spherical_per_evaluation"] = gl["evaluation_ms"] / sph["evaluation_ms"]
+    return rows
+
+
+def run(quick: bool = False) -> list[dict]:
+    """Return one row per (problem, method), one thread, float32, CPU time (see the module docstring)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        rows = [row for name in PROBLEMS for row in _problem(name, quick)]
+    finally:
+        torch.set_num_threads(threads)
+    load = load_average()
+    for r in rows:
+        r["threads"], r["load_avg_1min"] = 1, load
+    return rows
