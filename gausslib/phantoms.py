@@ -9,6 +9,7 @@ experiment. Everything is vectorised over the batch; parameters come from one se
 ``torch.Generator``, so ``sample(n, seed=s)`` is reproducible on any device.
 
 Two families share that anatomy:
+
 - ``"brain"`` (alias ``"smooth"``) and ``"ood"``: the first data set — smooth, piecewise-constant
   tissue, regular gyri (one cosine in the angle). Its images are frozen: the shipped
   ``stylegan2-phantom64-smooth`` / ``glow-phantom64-smooth`` and the committed study results use them.

@@ -2,8 +2,8 @@
 
 ``load("stylegan2-phantom64")`` / ``load("glow-phantom64")`` return frozen eval-mode models.
 ``stylegan2-phantom64-smooth`` / ``glow-phantom64-smooth`` are the first models (smooth phantoms; the
-StyleGAN2 is :mod:`.stylegan2_lite`); until the v2 weights ship, the plain names are aliases of them.
-``Generator`` / ``Discriminator`` / ``StyleGAN2Config`` are the official architecture (:mod:`.stylegan2`).
+StyleGAN2 is ``gausslib.generators.stylegan2_lite``); until the v2 weights ship, the plain names are aliases of them.
+``Generator`` / ``Discriminator`` / ``StyleGAN2Config`` are the official architecture (``gausslib.generators.stylegan2``).
 """
 from gausslib.generators.glow import Glow, GlowConfig
 from gausslib.generators.stylegan2 import Discriminator, Generator, StyleGAN2Config

@@ -370,7 +370,7 @@ class GeneratorAPI(nn.Module):
 
 class Generator(GeneratorAPI):
     """StyleGAN2 generator: ``G(z_plus, noise) = synthesis(truncate(mapping(z_plus)), noise)`` ``[B, C, R, R]``
-    (linear output); the call signature is :class:`GeneratorAPI`'s."""
+    (linear output); the call signature is ``GeneratorAPI``'s."""
 
     def __init__(self, cfg: StyleGAN2Config | None = None, **kwargs):
         super().__init__()
