@@ -42,6 +42,19 @@ def test_train_checkpoints_resumes_and_exports(model, tmp_path):
     assert "Checked by hand: a note." in (tmp_path / "w" / f"tiny-{model}.md").read_text()
 
 
+def test_resume_drops_log_rows_newer_than_the_checkpoint(tmp_path):
+    """A checkpoint copied while training went on comes with log rows it does not hold: a resume drops
+    them instead of logging those steps twice."""
+    run = tmp_path / "glow"
+    common = ["glow", "--out", str(run), "--resolution", "16", "--batch", "4", "--log-every", "1"]
+    train.main(common + ["--kimg", "0.008"])
+    with open(run / "log.jsonl", "a") as f:
+        f.write(json.dumps({"step": 3, "kimg": 0.012, "bpd": 9.9}) + "\n")
+    train.main(common + ["--kimg", "0.016", "--resume"])
+    steps = [r["step"] for r in _log(run) if "bpd" in r]
+    assert steps == [1, 2, 3, 4] and 9.9 not in [r["bpd"] for r in _log(run) if "bpd" in r]
+
+
 def test_same_seed_same_training(tmp_path):
     args = ["stylegan2", "--resolution", "16", "--batch", "4", "--kimg", "0.008"]
     train.main(args + ["--out", str(tmp_path / "a")])
