@@ -36,7 +36,7 @@ def test_train_checkpoints_resumes_and_exports(model, tmp_path):
     assert "SWD ratio" in card and "kimg" in card
     if model == "stylegan2":  # the noise-map numbers of issue 13, on every StyleGAN2 card
         assert metrics["noise_redraw_psnr"]["mean_db"] > 0 and metrics["ood_noise_maps"]["gaussian"]["ratio"] == 1.0
-        assert "noise maps redrawn" in card and "SWD ratio to Gaussian noise: heavy" in card and "FIR" in card
+        assert "noise maps redrawn" in card and "SWD ratio to Gaussian noise maps: heavy" in card and "FIR" in card
     (tmp_path / "w" / f"tiny-{model}.notes.md").write_text("Checked by hand: a note.\n")
     write_card(f"tiny-{model}", weights_dir=tmp_path / "w")           # hand-made notes join the card
     assert "Checked by hand: a note." in (tmp_path / "w" / f"tiny-{model}.md").read_text()
