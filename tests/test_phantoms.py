@@ -57,12 +57,15 @@ def test_bad_acquisition_noise_flag():
 
 def test_first_family_unchanged():
     """"brain"/"smooth"/"ood" draw exactly the images of the first implementation (data/results and the
-    shipped weights depend on them): tests/data/phantoms-v1.pt was written by it before phantoms v2."""
+    shipped weights depend on them): tests/data/phantoms-v1.pt was written by it before phantoms v2.
+
+    The tolerance is float32 rounding, not a change: the vectorised sin/exp kernels round differently from
+    one CPU to another (up to 2e-6 seen on images in [-1, 1]); a changed phantom differs by far more."""
     ref = torch.load(Path(__file__).parent / "data" / "phantoms-v1.pt")
     for kind in ("brain", "smooth"):
-        assert torch.allclose(phantoms.sample(3, size=48, seed=11, kind=kind), ref["brain"], atol=1e-6, rtol=0)
-    assert torch.allclose(phantoms.sample(3, size=48, seed=11, kind="ood"), ref["ood"], atol=1e-6, rtol=0)
-    assert torch.allclose(phantoms.sample(2, size=64, seed=10000), ref["brain64"], atol=1e-6, rtol=0)
+        assert torch.allclose(phantoms.sample(3, size=48, seed=11, kind=kind), ref["brain"], atol=1e-5, rtol=0)
+    assert torch.allclose(phantoms.sample(3, size=48, seed=11, kind="ood"), ref["ood"], atol=1e-5, rtol=0)
+    assert torch.allclose(phantoms.sample(2, size=64, seed=10000), ref["brain64"], atol=1e-5, rtol=0)
 
 
 @pytest.mark.parametrize("kind", ["smooth", "textured"])
