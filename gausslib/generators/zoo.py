@@ -208,6 +208,7 @@ def load(name_or_path: str | Path, device: str | torch.device = "cpu", weights_d
 
     Names are looked up in ``weights_dir``, or along the search path when ``None`` (``zoo.search_path()``).
 
+    A ``.pkl`` file is an official StyleGAN2 pickle, read by ``gausslib.generators.load_official``.
     Raises ``FileNotFoundError`` for a missing file and ``ValueError`` for a checksum mismatch (both
     name the file and the expected SHA-256) or for a file that is not a plain weights payload.
     """
@@ -221,6 +222,10 @@ def load(name_or_path: str | Path, device: str | torch.device = "cpu", weights_d
             raise ValueError(f"checksum mismatch for {path}: expected sha256 {expected}, got {actual} "
                              "(corrupted or replaced file; restore it from git, or give your own weights "
                              "a name other than a shipped file's)")
+    if path.suffix == ".pkl":  # NVlabs' own StyleGAN2 pickles
+        from gausslib.generators.official import load_official
+
+        return load_official(path, device)
     model = build(read_payload(path))
     return model.to(device).eval().requires_grad_(False)
 
