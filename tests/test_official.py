@@ -325,6 +325,8 @@ def test_ada_conditional_model_is_refused(nvlabs, tmp_path):
     ("synthesis.b8.conv1", dict(activation="relu"), "activation 'relu'"),
     ("synthesis.b8.conv1", dict(use_noise=False), "a layer without noise inputs"),
     ("mapping.fc1", dict(activation="linear"), "activation 'linear'"),
+    ("synthesis.b8", dict(_buffers=collections.OrderedDict(resample_filter=torch.full((2, 2), 0.25))),
+     r"a resampling filter other than \[1, 3, 3, 1\]"),
 ])
 def test_ada_other_layouts_are_refused(nvlabs, tmp_path, where, override, message):
     G = tiny_generator()
@@ -334,6 +336,16 @@ def test_ada_other_layouts_are_refused(nvlabs, tmp_path, where, override, messag
         state = state["_modules"][part].meta["state"]
     state.update(override)
     with pytest.raises(ValueError, match=f"G_ema.{where}: {message}"):
+        load_official(write_ada(G, tmp_path / "g.pkl", tmp_path / "ran", g_ema=g_ema))
+
+
+def test_ada_stylegan3_is_refused(nvlabs, tmp_path):
+    G = tiny_generator()
+    g_ema = persistent(G, tmp_path / "ran")
+    synthesis = g_ema.meta["state"]["_modules"]["synthesis"].meta["state"]
+    synthesis["_modules"]["input"] = persistent(G.mapping.fc0, tmp_path / "ran")
+    synthesis["_modules"]["input"].meta["class_name"] = "SynthesisInput"
+    with pytest.raises(ValueError, match="StyleGAN3 or another generator"):
         load_official(write_ada(G, tmp_path / "g.pkl", tmp_path / "ran", g_ema=g_ema))
 
 

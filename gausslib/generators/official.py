@@ -2,13 +2,13 @@
 
 ``load_official(path)`` reads the two pickle formats the official StyleGAN2 generators are published
 in and returns the generator (the moving-average copy, ``G_ema`` / ``Gs``) as a frozen
-``gausslib.generators.Generator`` (:mod:`gausslib.generators.stylegan2`, official semantics):
+``gausslib.generators.Generator`` (``gausslib.generators.stylegan2``, official semantics):
 config F, any resolution and channel plan, with ``w_avg``, the learned noise strengths and the
 stored constant noise maps, the learned constant input, the mapping network's learning-rate
 multiplier and every tRGB layer. ``gausslib.generators.load`` hands ``.pkl`` paths to it.
 
-**stylegan2-ada-pytorch pickles** (``network-snapshot-*.pkl``, the released FFHQ, AFHQ, MetFaces,
-BreCaHAD, CIFAR-10 files): ``pickle.dump`` of a dict ``{"G", "D", "G_ema", "augment_pipe",
+**stylegan2-ada-pytorch pickles** (``network-snapshot-*.pkl``, the released FFHQ, AFHQ, MetFaces
+and BreCaHAD files; the class-conditional CIFAR-10 one is refused): ``pickle.dump`` of a dict ``{"G", "D", "G_ema", "augment_pipe",
 "training_set_kwargs"}``. Each network module is an instance of a class wrapped by
 ``torch_utils.persistence.persistent_class``, which pickles as the call
 ``torch_utils.persistence._reconstruct_persistent_obj(meta)`` with ``meta = {"type": "class",
@@ -97,28 +97,29 @@ ADA, TF = "stylegan2-ada-pytorch", "stylegan2-tensorflow"
 class Stub:
     """An inert stand-in for a global the file names: constructing, building or filling it only records.
 
-    ``args``: what a call (``REDUCE``/``NEWOBJ``) passed; ``state``: what ``BUILD`` set; ``items``:
-    dict items (``SETITEMS``), ``list``: list items (``APPENDS``). ``name`` is the dotted global.
+    ``args`` / ``kwargs``: what a call (``REDUCE``, ``NEWOBJ``) passed; ``state``: what ``BUILD``
+    set; ``entries``: dict items (``SETITEMS``); ``elements``: list items (``APPENDS``). ``name`` is
+    the dotted name of the global it stands for.
     """
 
     name = "?"
 
     def __new__(cls, *args, **kwargs):
         obj = super().__new__(cls)
-        obj.args, obj.kwargs, obj.state, obj.items, obj.list = args, kwargs, None, {}, []
+        obj.args, obj.kwargs, obj.state, obj.entries, obj.elements = args, kwargs, None, {}, []
         return obj
 
     def __setstate__(self, state):
         self.state = state
 
     def __setitem__(self, key, value):
-        self.items[key] = value
+        self.entries[key] = value
 
     def append(self, value):
-        self.list.append(value)
+        self.elements.append(value)
 
     def extend(self, values):
-        self.list.extend(values)
+        self.elements.extend(values)
 
     def __repr__(self):
         return f"<stub {self.name}>"
@@ -283,7 +284,7 @@ def _expect(condition: bool, source: str, what: str) -> None:
 def _plain(obj):
     """Returns ``obj`` with ``dnnlib.util.EasyDict`` stubs turned into dicts (recursively)."""
     if isinstance(obj, Stub) and obj.name == EASYDICT:
-        return {k: _plain(v) for k, v in obj.items.items()}
+        return {k: _plain(v) for k, v in obj.entries.items()}
     if isinstance(obj, dict):
         return type(obj)((k, _plain(v)) for k, v in obj.items())
     return obj
@@ -322,26 +323,36 @@ def module_arrays(tree: dict[str, tuple[str, dict]]) -> dict[str, torch.Tensor]:
 def ada_generator(obj) -> tuple[StyleGAN2Config, dict[str, torch.Tensor]]:
     """Returns ``(config, state dict)`` of a stylegan2-ada-pytorch ``G_ema`` (unpickled with stubs)."""
     tree = module_tree(obj)
-    src = "G_ema"
-    classes = {k: cls for k, (cls, _) in tree.items()}
-    top, mapping = tree[""][1], tree.get("mapping", (None, {}))[1]
-    _expect(classes[""] == "Generator" and classes.get("mapping") == "MappingNetwork"
-            and classes.get("synthesis") == "SynthesisNetwork", src,
-            f"classes {classes.get(''), classes.get('mapping'), classes.get('synthesis')}, expected "
-            "(Generator, MappingNetwork, SynthesisNetwork)")
-    _expect(top.get("c_dim") == 0, src, f"a conditional model (c_dim = {top.get('c_dim')})")
-    for name, (cls, state) in tree.items():
-        _check_ada_module(f"{src}.{name}", cls, state)
+    check_ada_tree(tree)
     arrays = module_arrays(tree)
-    res = int(top["img_resolution"])
-    blocks = [int(m.group(1)) for k in tree if (m := re.fullmatch(r"synthesis\.b(\d+)", k))]
-    _expect(sorted(blocks) == [2 ** i for i in range(2, int(math.log2(res)) + 1)], src,
-            f"synthesis blocks {sorted(blocks)} for resolution {res}")
-    cfg = _config(resolution=res, img_channels=int(top["img_channels"]), z_dim=int(top["z_dim"]),
-                  w_dim=int(top["w_dim"]), mapping_layers=int(mapping["num_layers"]),
-                  mapping_lr_mul=float(tree["mapping.fc0"][1]["bias_gain"]),
-                  channels={r: arrays[f"synthesis.b{r}.conv1.weight"].shape[0] for r in blocks})
+    top = tree[""][1]
+    blocks = sorted(int(k[len("synthesis.b"):]) for k in tree if re.fullmatch(r"synthesis\.b\d+", k))
+    conv1 = [_need(arrays, f"synthesis.b{r}.conv1.weight", "G_ema") for r in blocks]
+    cfg = _config(resolution=int(_need(top, "img_resolution", "G_ema")), img_channels=int(_need(top, "img_channels", "G_ema")),
+                  z_dim=int(_need(top, "z_dim", "G_ema")), w_dim=int(_need(top, "w_dim", "G_ema")),
+                  mapping_layers=int(_need(tree["mapping"][1], "num_layers", "G_ema.mapping")),
+                  mapping_lr_mul=float(_need(tree.get("mapping.fc0", (None, {}))[1], "bias_gain", "G_ema.mapping.fc0")),
+                  channels={r: w.shape[0] for r, w in zip(blocks, conv1)})
+    _expect(blocks == cfg.resolutions, "G_ema", f"synthesis blocks {blocks} for resolution {cfg.resolution}")
     return cfg, arrays
+
+
+def check_ada_tree(tree: dict[str, tuple[str, dict]]) -> None:
+    """Raises ``ValueError`` unless a ``G_ema`` module tree is a config-F generator; warns on ``conv_clamp``."""
+    classes = {k: cls for k, (cls, _) in tree.items()}
+    top = (classes[""], classes.get("mapping"), classes.get("synthesis"))
+    _expect(top == ("Generator", "MappingNetwork", "SynthesisNetwork"), "G_ema",
+            f"classes {top}, expected ('Generator', 'MappingNetwork', 'SynthesisNetwork')")
+    _expect(tree[""][1].get("c_dim") == 0, "G_ema", f"a conditional model (c_dim = {tree[''][1].get('c_dim')})")
+    synthesis = {k: c for k, c in classes.items() if k.count(".") == 1 and k.startswith("synthesis.")}
+    _expect(all(re.fullmatch(r"synthesis\.b\d+", k) and c == "SynthesisBlock" for k, c in synthesis.items()),
+            "G_ema.synthesis", f"modules {synthesis} (StyleGAN3 or another generator, not StyleGAN2 blocks)")
+    for name, (cls, state) in tree.items():
+        _check_ada_module(f"G_ema.{name}", cls, state)
+    clamps = sorted({s.get("conv_clamp") for c, s in tree.values() if c in ("SynthesisLayer", "ToRGBLayer")} - {None})
+    if clamps:
+        warnings.warn(f"G_ema: conv_clamp = {clamps[0]} is not applied here (activations beyond it are not clipped); "
+                      "outputs agree with the official ones wherever those are not clipped", stacklevel=4)
 
 
 def _check_ada_module(where: str, cls: str, state: dict) -> None:
@@ -352,12 +363,17 @@ def _check_ada_module(where: str, cls: str, state: dict) -> None:
         _expect(bool(state.get("use_noise")), where, "a layer without noise inputs")
     if cls == "SynthesisLayer" or (cls == "FullyConnectedLayer" and ".mapping.fc" in where):
         _expect(state.get("activation") == "lrelu", where, f"activation {state.get('activation')!r}")
-    if cls in ("SynthesisLayer", "ToRGBLayer") and state.get("conv_clamp") is not None:
-        warnings.warn(f"{where}: conv_clamp = {state['conv_clamp']} is not applied here (activations beyond "
-                      "it are not clipped); outputs agree wherever the official ones are not clipped", stacklevel=3)
     f = state.get("_buffers", {}).get("resample_filter")
     if f is not None:
-        _expect(torch.allclose(f.float(), setup_filter()), where, "a resampling filter other than [1, 3, 3, 1]")
+        ours = setup_filter()
+        _expect(f.shape == ours.shape and torch.allclose(f.float(), ours), where,
+                "a resampling filter other than [1, 3, 3, 1]")
+
+
+def _need(mapping: dict, key: str, where: str):
+    if key not in mapping:
+        raise ValueError(f"{where}: no {key!r} (not a stylegan2-ada-pytorch StyleGAN2 generator?)")
+    return mapping[key]
 
 
 def _config(**kwargs) -> StyleGAN2Config:
@@ -395,17 +411,19 @@ def tf_state(net: Stub, where: str) -> dict:
 def tf_variables(gs: Stub) -> tuple[dict[str, np.ndarray], dict]:
     """Returns ``({component/variable: array}, static kwargs)`` of ``Gs`` and its components."""
     top = tf_state(gs, "Gs")
-    kwargs = dict(top.get("static_kwargs") or {})
+    components = dict(top.get("components") or {})
+    _expect(sorted(components) == ["mapping", "synthesis"], "Gs", f"components {sorted(components)}")
     arrays = {}
-    for comp, net in [("", gs), *sorted(top.get("components", {}).items())]:
-        state = tf_state(net, f"Gs/{comp}" if comp else "Gs")
+    for comp, net in [("", gs), *sorted(components.items())]:
+        where = f"Gs/{comp}" if comp else "Gs"
+        state = tf_state(net, where)
         func = state.get("build_func_name")
-        _expect(TF_FUNCS.get(comp) == func, f"Gs/{comp}", f"build function {func!r} (config F uses {TF_FUNCS.get(comp)!r})")
+        _expect(TF_FUNCS[comp] == func, where, f"build function {func!r} (config F: {TF_FUNCS[comp]!r})")
         for name, value in state["variables"]:
             if not isinstance(value, np.ndarray):
-                raise ValueError(f"Gs/{comp}: variable {name!r} is a {type(value).__name__}, not an array")
+                raise ValueError(f"{where}: variable {name!r} is a {type(value).__name__}, not an array")
             arrays[f"{comp}/{name}" if comp else name] = value
-    return arrays, kwargs
+    return arrays, dict(top.get("static_kwargs") or {})
 
 
 def _check_tf_kwargs(kwargs: dict) -> None:

@@ -130,7 +130,7 @@ def _entries(weights_dir: Path | None) -> list[tuple[Path, str, dict]]:
 
 
 def available(weights_dir: Path | None = None) -> list[str]:
-    """Returns the names of the shipped models (every folder of :func:`search_path` when ``weights_dir`` is ``None``)."""
+    """Returns the names of the shipped models (in every folder of the search path when ``weights_dir`` is ``None``)."""
     return sorted(checksums(weights_dir))
 
 
