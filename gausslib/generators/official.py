@@ -8,8 +8,8 @@ stored constant noise maps, the learned constant input, the mapping network's le
 multiplier and every tRGB layer. ``gausslib.generators.load`` hands ``.pkl`` paths to it.
 
 **stylegan2-ada-pytorch pickles** (``network-snapshot-*.pkl``, the released FFHQ, AFHQ, MetFaces
-and BreCaHAD files; the class-conditional CIFAR-10 one is refused): ``pickle.dump`` of a dict ``{"G", "D", "G_ema", "augment_pipe",
-"training_set_kwargs"}``. Each network module is an instance of a class wrapped by
+and BreCaHAD files; the class-conditional CIFAR-10 one is refused): ``pickle.dump`` of a dict
+``{"G", "D", "G_ema", "augment_pipe", "training_set_kwargs"}``. Each network module is an instance of a class wrapped by
 ``torch_utils.persistence.persistent_class``, which pickles as the call
 ``torch_utils.persistence._reconstruct_persistent_obj(meta)`` with ``meta = {"type": "class",
 "version": 6, "module_src": <the source of the module that defined the class, training/networks.py>,
@@ -75,7 +75,6 @@ from __future__ import annotations
 import codecs
 import collections
 import io
-import math
 import pickle
 import re
 import warnings
@@ -315,8 +314,11 @@ def module_arrays(tree: dict[str, tuple[str, dict]]) -> dict[str, torch.Tensor]:
     for prefix, (_, state) in tree.items():
         for key in ("_parameters", "_buffers"):
             for name, value in state.get(key, {}).items():
+                dotted = f"{prefix}.{name}" if prefix else name
+                if value is not None and not isinstance(value, torch.Tensor):
+                    raise ValueError(f"G_ema.{dotted} is a {_describe(value)}, not a tensor")
                 if value is not None:
-                    out[f"{prefix}.{name}" if prefix else name] = value
+                    out[dotted] = value
     return out
 
 
@@ -325,13 +327,13 @@ def ada_generator(obj) -> tuple[StyleGAN2Config, dict[str, torch.Tensor]]:
     tree = module_tree(obj)
     check_ada_tree(tree)
     arrays = module_arrays(tree)
-    top = tree[""][1]
+    dims = {k: int(_need(tree[""][1], k, "G_ema")) for k in ("img_resolution", "img_channels", "z_dim", "w_dim")}
     blocks = sorted(int(k[len("synthesis.b"):]) for k in tree if re.fullmatch(r"synthesis\.b\d+", k))
     conv1 = [_need(arrays, f"synthesis.b{r}.conv1.weight", "G_ema") for r in blocks]
-    cfg = _config(resolution=int(_need(top, "img_resolution", "G_ema")), img_channels=int(_need(top, "img_channels", "G_ema")),
-                  z_dim=int(_need(top, "z_dim", "G_ema")), w_dim=int(_need(top, "w_dim", "G_ema")),
-                  mapping_layers=int(_need(tree["mapping"][1], "num_layers", "G_ema.mapping")),
-                  mapping_lr_mul=float(_need(tree.get("mapping.fc0", (None, {}))[1], "bias_gain", "G_ema.mapping.fc0")),
+    fc0 = tree.get("mapping.fc0", ("", {}))[1]
+    cfg = _config(resolution=dims["img_resolution"], img_channels=dims["img_channels"], z_dim=dims["z_dim"],
+                  w_dim=dims["w_dim"], mapping_layers=int(_need(tree["mapping"][1], "num_layers", "G_ema.mapping")),
+                  mapping_lr_mul=float(_need(fc0, "bias_gain", "G_ema.mapping.fc0")),
                   channels={r: w.shape[0] for r, w in zip(blocks, conv1)})
     _expect(blocks == cfg.resolutions, "G_ema", f"synthesis blocks {blocks} for resolution {cfg.resolution}")
     return cfg, arrays
