@@ -90,6 +90,14 @@ def test_gausslib_weights_comes_first_and_the_shipped_names_stay_available(clean
     assert "stylegan2-phantom64-smooth" in zoo.available()  # still found further down the path
 
 
+def test_exports_go_to_gausslib_weights_even_before_it_holds_any(clean_env, monkeypatch):
+    export_tiny(clean_env / "staging")  # leaves the run's weights in clean_env / "tiny-sg-ema.pt"
+    monkeypatch.setenv(zoo.ENV_VAR, str(clean_env / "new"))
+    assert zoo.WEIGHTS_DIR == clean_env / "new"
+    zoo.export(clean_env / "tiny-sg-ema.pt", "tiny-sg")
+    assert zoo.resolve("tiny-sg")[0] == clean_env / "new" / "tiny-sg.pt"
+
+
 def test_the_user_cache_is_searched(clean_env):
     export_tiny(zoo.user_cache_dir())
     assert zoo.user_cache_dir() == clean_env / "cache" / "gausslib" / "weights"

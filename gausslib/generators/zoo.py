@@ -101,11 +101,14 @@ def __getattr__(name: str):
 
 
 def weights_home() -> Path:
-    """Returns the first folder of :func:`search_path` that holds a ``checksums.json`` (also ``zoo.WEIGHTS_DIR``).
+    """Returns the folder that exports write to and ``zoo.WEIGHTS_DIR`` names: ``$GAUSSLIB_WEIGHTS`` when
+    set, else the first folder of :func:`search_path` that holds a ``checksums.json``.
 
     Raises ``FileNotFoundError`` listing the folders searched when none does.
     """
     folders = search_path()
+    if os.environ.get(ENV_VAR):
+        return folders[0]
     for d in folders:
         if (d / CHECKSUMS).is_file():
             return d
