@@ -145,7 +145,8 @@ def tf_synthesis_variables(G: Generator) -> list:
         convs = [("conv1", "4x4/Conv")] if r == 4 else [("conv0", f"{r}x{r}/Conv0_up"), ("conv1", f"{r}x{r}/Conv1")]
         for ours, theirs in convs:
             variables += _tf_layer(sd, f"synthesis.b{r}.{ours}", theirs, up=ours == "conv0")
-            variables.append((f"{theirs}/noise_strength", sd[f"synthesis.b{r}.{ours}.noise_strength"].numpy()))
+            # 0-d variables come out of a TensorFlow session as NumPy scalars
+            variables.append((f"{theirs}/noise_strength", sd[f"synthesis.b{r}.{ours}.noise_strength"].numpy()[()]))
         variables += _tf_layer(sd, f"synthesis.b{r}.torgb", f"{r}x{r}/ToRGB")
     return variables
 
@@ -172,7 +173,7 @@ def tf_gs(G: Generator, marker: Path, kwargs=None, synthesis_variables=None, map
         "mapping": tf_network("G_mapping", "G_mapping", mapping + list(mapping_variables), marker,
                               {**kwargs, "dlatent_broadcast": G.num_ws}),
     }
-    own = [("lod", np.zeros((), np.float32)), ("dlatent_avg", G.mapping.w_avg.numpy())]
+    own = [("lod", np.float32(0)), ("dlatent_avg", G.mapping.w_avg.numpy())]
     return tf_network("G", "G_main", own, marker, kwargs, components)
 
 

@@ -3,40 +3,52 @@
 ``load_official(path)`` reads the two pickle formats the official StyleGAN2 generators are published
 in and returns the generator (the moving-average copy, ``G_ema`` / ``Gs``) as a frozen
 ``gausslib.generators.Generator`` (``gausslib.generators.stylegan2``, official semantics):
-config F, any resolution and channel plan, with ``w_avg``, the learned noise strengths and the
+the config-F layout (config E's generator is the same with other widths), any resolution and
+channel plan, with ``w_avg``, the learned noise strengths and the
 stored constant noise maps, the learned constant input, the mapping network's learning-rate
 multiplier and every tRGB layer. ``gausslib.generators.load`` hands ``.pkl`` paths to it.
 
 **stylegan2-ada-pytorch pickles** (``network-snapshot-*.pkl``, the released FFHQ, AFHQ, MetFaces
 and BreCaHAD files; the class-conditional CIFAR-10 one is refused): ``pickle.dump`` of a dict
-``{"G", "D", "G_ema", "augment_pipe", "training_set_kwargs"}``. Each network module is an instance of a class wrapped by
-``torch_utils.persistence.persistent_class``, which pickles as the call
-``torch_utils.persistence._reconstruct_persistent_obj(meta)`` with ``meta = {"type": "class",
-"version": 6, "module_src": <the source of the module that defined the class, training/networks.py>,
-"class_name": "Generator", "state": <the module's __dict__>}``. NVlabs' loader executes
-``module_src`` to recreate the class; this one never does. ``state`` holds the ``torch.nn.Module``
-internals ``_parameters``, ``_buffers`` and ``_modules`` (``collections.OrderedDict``; sub-modules are
-persistent objects again) and the constructor's attributes: ``z_dim``, ``c_dim``, ``w_dim``,
-``img_resolution``, ``img_channels`` (``Generator``), ``num_layers`` (``MappingNetwork``),
-``activation`` and ``bias_gain`` (the learning-rate multiplier, ``FullyConnectedLayer``),
-``architecture`` (``SynthesisBlock``), ``use_noise``, ``activation``, ``conv_clamp``
-(``SynthesisLayer``), and ``_init_args`` / ``_init_kwargs`` (``dnnlib.util.EasyDict``). A parameter
-pickles as ``torch._utils._rebuild_parameter(tensor, requires_grad, hooks)`` around
+``{"G", "D", "G_ema", "augment_pipe", "training_set_kwargs"}``. Each network module is an instance
+of a class wrapped by ``torch_utils.persistence.persistent_class``, which pickles as the call
+``torch_utils.persistence._reconstruct_persistent_obj(meta)``, ``meta`` a dict with
+
+- ``type``: ``"class"``; ``version``: 6;
+- ``module_src``: the source text of the module that defined the class (``training/networks.py``),
+  which NVlabs' loader executes to recreate the class and this one never does;
+- ``class_name``: ``"Generator"``, ``"MappingNetwork"``, ``"SynthesisBlock"``, ...;
+- ``state``: the module's ``__dict__``: the ``torch.nn.Module`` internals ``_parameters``,
+  ``_buffers`` and ``_modules`` (``collections.OrderedDict``; sub-modules are persistent objects
+  again) and the constructor's attributes: ``z_dim``, ``c_dim``, ``w_dim``, ``img_resolution``,
+  ``img_channels`` (``Generator``), ``num_layers`` (``MappingNetwork``), ``activation`` and
+  ``bias_gain`` (the learning-rate multiplier; ``FullyConnectedLayer``), ``architecture``
+  (``SynthesisBlock``), ``use_noise``, ``activation``, ``conv_clamp`` (``SynthesisLayer``), and
+  ``_init_args`` / ``_init_kwargs`` (``dnnlib.util.EasyDict``).
+
+A parameter pickles as ``torch._utils._rebuild_parameter(tensor, requires_grad, hooks)`` around
 ``torch._utils._rebuild_tensor_v2(storage, offset, size, stride, requires_grad, hooks)``, and each
 storage as ``torch.storage._load_from_bytes(b)``, ``b`` a legacy (non-zip) ``torch.save`` of the
-storage, read here with ``torch.load(weights_only=True)``. The dotted parameter names (``mapping.fc0.weight``,
-``synthesis.b64.conv0.affine.bias``, ...) are ours, so the arrays are copied key by key.
+storage, read here with ``torch.load(weights_only=True)``. The dotted parameter names
+(``mapping.fc0.weight``, ``synthesis.b64.conv0.affine.bias``, ...) are ours, so the arrays are
+copied key by key.
 
 **TensorFlow StyleGAN2 pickles** (``stylegan2-ffhq-config-f.pkl``; the paper's MRI generator
-``stylegan2-CompMRIT1T2-config-f.pkl``): ``pickle.dump`` (protocol 4) of the tuple ``(G, D, Gs)``, each
-a ``dnnlib.tflib.network.Network`` stored as the dict its ``__getstate__`` returns:
-``{"version": 4, "name", "static_kwargs": <the build function's keyword arguments: resolution,
-num_channels, label_size, fmap_base, architecture, ...>, "components": {name: Network} (``Gs``:
-``mapping`` and ``synthesis``), "build_module_src": <the source of training/networks_stylegan2.py>,
-"build_func_name": "G_main" | "G_mapping" | "G_synthesis_stylegan2", "variables": [(name,
-numpy.ndarray), ...]}`` (the network's own variables). NVlabs' loader executes ``build_module_src``
-and rebuilds the TensorFlow graph; this one reads the arrays of ``Gs`` and its components only. With
-``R`` a block resolution and names prefixed by the component:
+``stylegan2-CompMRIT1T2-config-f.pkl``): ``pickle.dump`` (protocol 4) of the tuple ``(G, D, Gs)``,
+each a ``dnnlib.tflib.network.Network`` stored as the dict its ``__getstate__`` returns, with
+
+- ``version``: 4; ``name``: the network's name;
+- ``static_kwargs``: the build function's keyword arguments (``resolution``, ``num_channels``,
+  ``label_size``, ``fmap_base``, ``architecture``, ...);
+- ``components``: the sub-networks by name (``Gs``: ``mapping`` and ``synthesis``);
+- ``build_module_src``: the source text of ``training/networks_stylegan2.py``, which NVlabs' loader
+  executes to rebuild the TensorFlow graph and this one never does; ``build_func_name``:
+  ``G_main``, ``G_mapping`` or ``G_synthesis_stylegan2``;
+- ``variables``: the network's own variables, a list of ``(name, array)`` (NumPy arrays; 0-d ones
+  as NumPy scalars).
+
+This loader reads the arrays of ``Gs`` and its components. With ``R`` a block resolution and names
+prefixed by the component:
 
 - ``dlatent_avg`` → ``mapping.w_avg``; ``mapping/Dense{i}/weight`` ``[in, out]`` →
   ``mapping.fc{i}.weight`` transposed, ``/bias`` → ``.bias``;
@@ -63,8 +75,8 @@ inert stub class that only records what the stream hands it. No function or sour
 file is ever called or executed. After reading, a file that named any global beyond that allowlist
 and the three official structures (``torch_utils.persistence._reconstruct_persistent_obj``,
 ``dnnlib.tflib.network.Network``, ``dnnlib.util.EasyDict``) is refused with a ``ValueError`` naming
-them. Unsupported models (conditional ones, the ``orig``/``resnet`` synthesis architectures of
-configs A to E, other activations or filters, StyleGAN3, a mapping whose hidden width differs
+them. Unsupported models (conditional ones, the ``orig`` and ``resnet`` synthesis architectures and the
+progressive-growing synthesis of configs B to D, other activations or filters, StyleGAN3, a mapping whose hidden width differs
 from ``w_dim``, any parameter without a place here) are refused with a ``ValueError`` naming what
 differs, never loaded approximately. One difference is let through with a warning:
 stylegan2-ada-pytorch's ``conv_clamp`` (activations clipped to ±256 in its FP16 configurations),
@@ -422,9 +434,10 @@ def tf_variables(gs: Stub) -> tuple[dict[str, np.ndarray], dict]:
         func = state.get("build_func_name")
         _expect(TF_FUNCS[comp] == func, where, f"build function {func!r} (config F: {TF_FUNCS[comp]!r})")
         for name, value in state["variables"]:
-            if not isinstance(value, np.ndarray):
-                raise ValueError(f"{where}: variable {name!r} is a {type(value).__name__}, not an array")
-            arrays[f"{comp}/{name}" if comp else name] = value
+            # TensorFlow's session returns 0-d variables (noise strengths, lod) as NumPy scalars
+            if not isinstance(value, (np.ndarray, np.generic)):
+                raise ValueError(f"{where}: variable {name!r} is a {_describe(value)}, not an array")
+            arrays[f"{comp}/{name}" if comp else name] = np.asarray(value)
     return arrays, dict(top.get("static_kwargs") or {})
 
 
