@@ -124,6 +124,16 @@ def noise_redraw_figure(G, path=None, n: int = 4, seed: int = 0):
     return fig, axes
 
 
+def noise_metrics(G, real: torch.Tensor) -> dict:
+    """Returns the noise-map entries of a StyleGAN2's metrics: ``noise_redraw_psnr`` (:func:`noise_redraw_psnr`),
+    ``ood_noise_maps`` (:func:`ood.scores` of out-of-distribution noise maps against ``real`` ``[n, 1, R, R]``,
+    at most ``OOD_IMAGES`` of them) and ``noise_strength_abs`` (the learned strengths, 4×4 first)."""
+    out = {"noise_redraw_psnr": noise_redraw_psnr(G), "ood_noise_maps": ood.scores(G, real[:OOD_IMAGES], target="noise")}
+    if hasattr(G, "noise_strengths"):
+        out["noise_strength_abs"] = [float(v) for v in G.noise_strengths().abs()]
+    return out
+
+
 def evaluate(name: str, n: int = 2000, weights_dir=zoo.WEIGHTS_DIR) -> dict:
     """Returns (and writes to ``<name>.metrics.json`` and the card) the metrics of shipped model ``name``."""
     t0 = time.time()
@@ -138,10 +148,7 @@ def evaluate(name: str, n: int = 2000, weights_dir=zoo.WEIGHTS_DIR) -> dict:
         metrics.update(glow_metrics(model, real))
         metrics["sample_temperature"] = 0.7
     else:
-        metrics["noise_redraw_psnr"] = noise_redraw_psnr(model)
-        metrics["ood_noise_maps"] = ood.scores(model, real[:OOD_IMAGES], target="noise")
-        if hasattr(model, "noise_strengths"):
-            metrics["noise_strength_abs"] = [float(v) for v in model.noise_strengths().abs()]
+        metrics.update(noise_metrics(model, real))
     metrics["eval_wall_s"] = round(time.time() - t0, 1)
     (weights_dir / f"{name}.metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     from gausslib.train import save_grid
@@ -151,24 +158,37 @@ def evaluate(name: str, n: int = 2000, weights_dir=zoo.WEIGHTS_DIR) -> dict:
     return metrics
 
 
-def ood_figure(weights_dir=zoo.WEIGHTS_DIR) -> None:
-    """Writes ``ood-latents.png``: both shipped models fed out-of-distribution latents (paper Fig. 1),
-    ``ood-noise-maps.png``: the StyleGAN2 with Gaussian styles and out-of-distribution noise maps, and
-    ``pathological-style.png``: style vectors found by an inversion, before and after the layers (Fig. 10)."""
+# The smooth models (the first data set) and the v2 models each have their own figures; a card shows
+# the figures of its own generation.
+GENERATIONS = {"textured": ("stylegan2-phantom64", "glow-phantom64", ""),
+               "brain": ("stylegan2-phantom64-smooth", "glow-phantom64-smooth", "-smooth")}
+GENERATIONS["smooth"] = GENERATIONS["brain"]
+
+
+def figure_names(data: str = "textured") -> dict[str, str]:
+    """Returns the file names of the out-of-distribution figures of the generation trained on ``data``."""
+    tag = GENERATIONS[data][2]
+    return {"ood": f"ood-latents{tag}.png", "noise": f"ood-noise-maps{tag}.png", "pathological": f"pathological-style{tag}.png"}
+
+
+def ood_figure(weights_dir=zoo.WEIGHTS_DIR, data: str = "textured") -> None:
+    """Writes, for the generation of shipped models trained on ``data``, ``ood-latents*.png``: both models
+    fed out-of-distribution latents (paper Fig. 1), ``ood-noise-maps*.png``: the StyleGAN2 with Gaussian
+    styles and out-of-distribution noise maps, and ``pathological-style*.png``: style vectors found by an
+    inversion, before and after the layers (Fig. 10) (:func:`figure_names`)."""
     import matplotlib.pyplot as plt
 
     from gausslib import pathological
 
-    models = {name: zoo.load(name, weights_dir=weights_dir) for name in ("glow-phantom64", "stylegan2-phantom64")
-              if name in zoo.available(weights_dir)}
-    ood.figure(models, weights_dir / "ood-latents.png")
-    if "stylegan2-phantom64" in models:
-        ood.figure({"stylegan2-phantom64": models["stylegan2-phantom64"]}, weights_dir / "ood-noise-maps.png",
-                   target="noise")
+    sg2, glow, _ = GENERATIONS[data]
+    files = figure_names(data)
+    models = {name: zoo.load(name, weights_dir=weights_dir) for name in (glow, sg2) if name in zoo.available(weights_dir)}
+    ood.figure(models, weights_dir / files["ood"])
+    if sg2 in models:
+        ood.figure({sg2: models[sg2]}, weights_dir / files["noise"], target="noise")
     if len(models) == 2:
-        G = models["stylegan2-phantom64"]
-        fig, _ = pathological.figure(G, pathological.find(G), models["glow-phantom64"],
-                                     weights_dir / "pathological-style.png")
+        fig, _ = pathological.figure(models[sg2], pathological.find(models[sg2]), models[glow],
+                                     weights_dir / files["pathological"])
         plt.close(fig)
 
 
@@ -189,6 +209,25 @@ def _notes(name: str, weights_dir) -> list[str]:
     """Return the lines of ``<name>.notes.md`` (dated checks made by hand: reproduction, longer training), if any."""
     path = weights_dir / f"{name}.notes.md"
     return [path.read_text().strip(), ""] if path.exists() else []
+
+
+def _finest(score: dict) -> float:
+    """Returns an :func:`ood.scores` entry's ratio at the finest SWD level (``levels`` lists it first)."""
+    return next(iter(score["levels"].values()))
+
+
+def _ood_verdict(scores: dict, threshold: float = 1.5) -> str:
+    """Returns a sentence saying which out-of-distribution noise maps degrade the images (finest-level SWD
+    ratio at least ``threshold``) and which do not."""
+    def names(kinds, one, many):
+        return f"{', '.join(kinds)} {one if len(kinds) == 1 else many}"
+
+    worse = [k for k, v in scores.items() if k != "gaussian" and _finest(v) >= threshold]
+    rest = [k for k, v in scores.items() if k not in worse + ["gaussian"]]
+    spread = max((abs(_finest(scores[k]) - 1) for k in rest), default=0.0)
+    head = (f"At the finest level, {names(worse, 'raises', 'raise')} it {threshold:g}× or more" if worse
+            else f"No deviation raises it {threshold:g}× or more at the finest level")
+    return head + (f"; {names(rest, 'changes', 'change')} it by at most {100 * spread:.0f} %. " if rest else ". ")
 
 
 def write_card(name: str, weights_dir=zoo.WEIGHTS_DIR) -> None:
@@ -252,7 +291,8 @@ def write_card(name: str, weights_dir=zoo.WEIGHTS_DIR) -> None:
             nr = metrics["noise_redraw_psnr"]
             lines += [f"| noise maps redrawn, styles fixed: PSNR dB ({nr['n']} images; mean ± std, min–max; aim ≤ 30) | "
                       f"{nr['mean_db']:.1f} ± {nr['std_db']:.1f}, {nr['min_db']:.1f}–{nr['max_db']:.1f} |"]
-            lines += [f"| out-of-distribution noise maps, SWD ratio to Gaussian noise: {k} | {v['ratio']:.2f} |"
+            lines += [f"| out-of-distribution noise maps, SWD ratio to Gaussian noise maps: {k} (mean over levels; "
+                      f"finest level) | {v['ratio']:.2f}; {_finest(v):.2f} |"
                       for k, v in metrics["ood_noise_maps"].items() if k != "gaussian"]
         if "noise_strength_abs" in metrics:
             lines += ["| learned noise strengths \\|s\\| (4×4 first) | "
@@ -268,7 +308,8 @@ def write_card(name: str, weights_dir=zoo.WEIGHTS_DIR) -> None:
         ood_text = ("Skewed, heavy-tailed, non-i.i.d. and 2×-norm latents (`gausslib.generators.ood`), paper Fig. 1. "
                     "StyleGAN2 normalises every z before its mapping network, so its noise maps are where such "
                     "latents can hurt it: below, Gaussian styles with out-of-distribution noise maps (the metrics "
-                    "table scores each kind by its SWD to real phantoms relative to Gaussian noise maps). ")
+                    "table scores each kind by its SWD to real phantoms relative to Gaussian noise maps). "
+                    + (_ood_verdict(metrics["ood_noise_maps"]) if metrics and "ood_noise_maps" in metrics else ""))
     else:
         ood_text = ("Skewed, heavy-tailed, non-i.i.d. and 2×-norm latents (`gausslib.generators.ood`), paper Fig. 1. "
                     "Glow degrades visibly. StyleGAN2 normalises every z before its mapping network, so — like the "
@@ -278,16 +319,17 @@ def write_card(name: str, weights_dir=zoo.WEIGHTS_DIR) -> None:
     data = meta.get("data", "brain")
     run = f"runs/{kind}" + ("" if data == "brain" else "-v2")
     train_args = ("--arch lite " if kind == "stylegan2" and not official else "") + f"--data {data} "
-    make_line = ("make train   # both models from scratch to the shipped kimg (SG2_KIMG / GLOW_KIMG), export, evaluate"
-                 if data == "brain" else "make train-v2   # both v2 models, resumable (SG2_V2_KIMG / GLOW_V2_KIMG)")
-    lines += ["## Out-of-distribution latents", "", "![ood](ood-latents.png)", "",
-              *(["![ood noise maps](ood-noise-maps.png)", ""] if official else []),
+    make_line = ("make train-smooth   # both models from scratch to the shipped kimg (SG2_KIMG / GLOW_KIMG), export, evaluate"
+                 if data == "brain" else "make train   # both models, resumable (SG2_V2_KIMG / GLOW_V2_KIMG), export, evaluate")
+    files = figure_names(data)
+    lines += ["## Out-of-distribution latents", "", f"![ood]({files['ood']})", "",
+              *([f"![ood noise maps]({files['noise']})", ""] if official else []),
               ood_text + "Its pathological latents come from inversions (paper Fig. 10): CS-MRI 8× / 10 dB of "
               "out-of-distribution targets with the plain, unconstrained z+ (`gausslib.pathological`). "
               + ("Titles: bits/dim under the shipped Glow, lower is more typical." if official else
                  "Whitening that z+ changes nothing; ICA restores plausible anatomy (titles: bits/dim under the "
                  "shipped Glow, lower is more typical; held-out phantoms score ≈ 4)."), "",
-              "![pathological style vectors](pathological-style.png)", "",
+              f"![pathological style vectors]({files['pathological']})", "",
               "## Reproduce", "",
               f"These weights are the training run's EMA/current weights at {meta.get('kimg', 0):.1f} kimg. "
               "Training is seeded and resumable (checkpoints every 5 minutes in `runs/<model>/`):", "", "```",
