@@ -247,6 +247,8 @@ def test_zoo_load_reads_official_pickles(nvlabs, fmt, tmp_path):
     G = tiny_generator()
     model = load(WRITERS[fmt](G, tmp_path / "g.pkl", tmp_path / "ran"))
     _same_generator(model, G, fmt)
+    with pytest.raises(FileNotFoundError, match="absent.pkl"):
+        load(tmp_path / "absent.pkl")
 
 
 @pytest.mark.skipif(not CHECKPOINT.exists(), reason="no trained official-architecture checkpoint here")

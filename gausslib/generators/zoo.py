@@ -173,11 +173,11 @@ def resolve(name_or_path: str | Path, weights_dir: Path | None = None) -> tuple[
         if name == str(name_or_path):
             return folder / entry["file"], entry["sha256"]
     path = Path(name_or_path)
-    if path.suffix == ".pt" or path.exists():
+    if path.suffix in (".pt", ".pkl") or path.exists():
         by_file = {e["file"]: e["sha256"] for _, _, e in entries[::-1]}
         return path, by_file.get(path.name)
     raise ValueError(f"unknown generator {str(name_or_path)!r}: expected one of {sorted({n for _, n, _ in entries})} "
-                     f"or a path to a .pt file; searched {_where(_folders(weights_dir))}")
+                     f"or a path to a .pt file (or an official StyleGAN2 .pkl); searched {_where(_folders(weights_dir))}")
 
 
 def safe_load(path: str | Path):
