@@ -377,7 +377,7 @@ def test_ada_conv_clamp_is_loaded_with_a_warning(nvlabs, tmp_path):
     (dict(architecture="resnet"), "architecture = 'resnet'"),
     (dict(resample_kernel=[1, 1]), r"resample_kernel = \[1, 1\]"),
     (dict(some_new_option=1), r"unknown static arguments \['some_new_option'\]"),
-    (dict(resolution=32), "resolution 32 but blocks up to 16"),
+    (dict(resolution=32, latent_size=32), r"disagree with the arrays, \(declared, stored\): \{'resolution': \(32, 16\)\}"),
 ])
 def test_tf_other_settings_are_refused(nvlabs, tmp_path, kwargs, message):
     with pytest.raises(ValueError, match=message):
@@ -388,6 +388,13 @@ def test_tf_progressive_orig_layout_is_refused(nvlabs, tmp_path):
     G = tiny_generator()
     variables = [(name.replace("16x16/ToRGB", "ToRGB_lod0"), v) for name, v in tf_synthesis_variables(G)]
     with pytest.raises(ValueError, match=r"variables without a place in config F: \['synthesis/ToRGB_lod0/bias'"):
+        load_official(write_tf(G, tmp_path / "g.pkl", tmp_path / "ran", synthesis_variables=variables))
+
+
+def test_tf_without_the_4x4_trgb_is_refused(nvlabs, tmp_path):
+    G = tiny_generator()
+    variables = [(n, v) for n, v in tf_synthesis_variables(G) if not n.startswith("4x4/ToRGB")]
+    with pytest.raises(ValueError, match=r"missing variables \['synthesis/4x4/ToRGB/weight'\]"):
         load_official(write_tf(G, tmp_path / "g.pkl", tmp_path / "ran", synthesis_variables=variables))
 
 

@@ -453,17 +453,19 @@ def tf_generator(gs: Stub) -> tuple[StyleGAN2Config, dict[str, torch.Tensor]]:
     """Returns ``(config, state dict)`` of a TensorFlow StyleGAN2 ``Gs`` (unpickled with stubs)."""
     tf, kwargs = tf_variables(gs)
     _check_tf_kwargs(kwargs)
-    _expect("synthesis/4x4/Const/const" in tf and "dlatent_avg" in tf, "Gs",
-            "no synthesis/4x4/Const/const or dlatent_avg variable")
+    required = ["dlatent_avg", "mapping/Dense0/weight", "synthesis/4x4/Const/const", "synthesis/4x4/ToRGB/weight"]
+    _expect(all(k in tf for k in required), "Gs", f"missing variables {[k for k in required if k not in tf]}")
     blocks = sorted(int(m.group(1)) for k in tf if (m := re.fullmatch(r"synthesis/(\d+)x\1/Conv1/weight", k)))
-    res = max([4, *blocks])
-    _expect(kwargs.get("resolution", res) == res, "Gs", f"resolution {kwargs.get('resolution')} but blocks up to {res}")
     dense = [k for k in tf if re.fullmatch(r"mapping/Dense\d+/weight", k)]
-    cfg = _config(resolution=res, img_channels=tf["synthesis/4x4/ToRGB/weight"].shape[3],
+    cfg = _config(resolution=max([4, *blocks]), img_channels=tf["synthesis/4x4/ToRGB/weight"].shape[3],
                   z_dim=tf["mapping/Dense0/weight"].shape[0], w_dim=tf["dlatent_avg"].shape[0],
                   mapping_layers=len(dense), mapping_lr_mul=float(kwargs.get("mapping_lrmul", 0.01)),
                   channels={4: tf["synthesis/4x4/Const/const"].shape[1],
                             **{r: tf[f"synthesis/{r}x{r}/Conv1/weight"].shape[3] for r in blocks}})
+    stored = {"resolution": cfg.resolution, "num_channels": cfg.img_channels, "latent_size": cfg.z_dim,
+              "dlatent_size": cfg.w_dim, "mapping_layers": cfg.mapping_layers}
+    wrong = {k: (kwargs[k], v) for k, v in stored.items() if k in kwargs and kwargs[k] != v}
+    _expect(not wrong, "Gs", f"static arguments that disagree with the arrays, (declared, stored): {wrong}")
     table = tf_table(cfg)
     stored = {name for name, _ in table.values() if name is not None}
     unused = sorted(set(tf) - stored - {"lod"})
