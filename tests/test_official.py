@@ -157,15 +157,17 @@ def tf_network(name: str, func: str, variables: list, marker: Path, static_kwarg
                     "build_func_name": func, "variables": variables})
 
 
-def tf_gs(G: Generator, marker: Path, kwargs=None, synthesis_variables=None, mapping_variables=()) -> Network:
-    """``G`` as the ``Gs`` network of a TensorFlow StyleGAN2 pickle."""
+def tf_gs(G: Generator, marker: Path, kwargs=None, synthesis_variables=None, mapping_variables=(),
+          name: str = "Gs") -> Network:
+    """``G`` as the ``Gs`` network of a TensorFlow StyleGAN2 pickle (or its ``G``: same layout)."""
     c = G.cfg
     kwargs = {"num_channels": c.img_channels, "resolution": c.resolution, "label_size": 0, "fmap_base": 16 << 10,
               "architecture": "skip", **({} if c.mapping_lr_mul == 0.01 else {"mapping_lrmul": c.mapping_lr_mul}),
               **(kwargs or {})}
-    mapping = [(f"Dense{i}/{p}", getattr(getattr(G.mapping, f"fc{i}"), p).detach().numpy().T.copy()
-                if p == "weight" else getattr(getattr(G.mapping, f"fc{i}"), p).detach().numpy())
-               for i in range(c.mapping_layers) for p in ("weight", "bias")]
+    mapping = []
+    for i in range(c.mapping_layers):
+        fc = getattr(G.mapping, f"fc{i}")
+        mapping += [(f"Dense{i}/weight", fc.weight.numpy().T.copy()), (f"Dense{i}/bias", fc.bias.numpy())]
     components = {
         "synthesis": tf_network("G_synthesis", "G_synthesis_stylegan2",
                                 synthesis_variables if synthesis_variables is not None else tf_synthesis_variables(G),
@@ -174,14 +176,14 @@ def tf_gs(G: Generator, marker: Path, kwargs=None, synthesis_variables=None, map
                               {**kwargs, "dlatent_broadcast": G.num_ws}),
     }
     own = [("lod", np.float32(0)), ("dlatent_avg", G.mapping.w_avg.numpy())]
-    return tf_network("G", "G_main", own, marker, kwargs, components)
+    return tf_network(name, "G_main", own, marker, kwargs, components)
 
 
 def write_tf(G: Generator, path: Path, marker: Path, **gs_kwargs) -> Path:
     """Writes ``G`` as a TensorFlow StyleGAN2 pickle ``(G, D, Gs)`` (protocol 4, as NVlabs' ``save_pkl``)."""
-    gs = tf_gs(G, marker, **gs_kwargs)
+    g, gs = tf_gs(G, marker, name="G", **gs_kwargs), tf_gs(G, marker, **gs_kwargs)
     d = tf_network("D", "D_stylegan2", [("4x4/Dense0/weight", np.zeros((4, 4), np.float32))], marker)
-    path.write_bytes(pickle.dumps((gs, d, gs), protocol=4))
+    path.write_bytes(pickle.dumps((g, d, gs), protocol=4))
     return path
 
 
