@@ -11,6 +11,20 @@ Every file is read with ``torch.load(weights_only=True)``: tensors and plain con
 crafted file cannot run code while it is loaded; a file that would need arbitrary code is refused
 (:func:`read_payload`). A file whose name is that of a shipped file is checked against its SHA-256
 wherever it lies.
+
+Where weights are found (:func:`search_path`, first match wins, so a name in an earlier folder
+shadows the same name later):
+
+1. ``$GAUSSLIB_WEIGHTS``, when set (an empty value is an error, never the working directory);
+2. the repository's ``data/weights``, when the package runs from a source checkout (an editable
+   install or ``PYTHONPATH``);
+3. the installed package's copy, ``gausslib/_weights`` (the shipped ``*.pt`` and ``*.json`` files,
+   package data mapped from ``data/weights`` at build time; see ``setup.py``);
+4. a user cache, ``$XDG_CACHE_HOME/gausslib/weights`` (default ``~/.cache/gausslib/weights``), for
+   weights added by hand.
+
+Each folder holds its own ``checksums.json``. A name found nowhere raises a ``ValueError`` that lists
+every folder searched and what each held.
 """
 from __future__ import annotations
 
@@ -24,7 +38,8 @@ import torch
 from torch import nn
 from torch.torch_version import TorchVersion
 
-WEIGHTS_DIR = Path(os.environ.get("GAUSSLIB_WEIGHTS", Path(__file__).resolve().parents[2] / "data" / "weights"))
+ENV_VAR = "GAUSSLIB_WEIGHTS"
+_PACKAGE = Path(__file__).resolve().parents[1]
 CHECKSUMS = "checksums.json"
 PAYLOAD_KEYS = ("kind", "config", "state_dict", "meta")
 # The shipped payloads record torch.__version__ in their meta, a str subclass: the one global that a
@@ -41,14 +56,84 @@ def sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def checksums(weights_dir: Path = WEIGHTS_DIR) -> dict[str, dict]:
-    """Returns ``{name: {"file": ..., "sha256": ...}}`` recorded in ``weights_dir/checksums.json``."""
+def user_cache_dir() -> Path:
+    """Returns the user's weights folder, ``$XDG_CACHE_HOME/gausslib/weights`` (default ``~/.cache/gausslib/weights``)."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "gausslib" / "weights"
+
+
+def search_path() -> list[Path]:
+    """Returns the folders searched for weights by name, in order (see the module docstring).
+
+    Raises ``ValueError`` when ``GAUSSLIB_WEIGHTS`` is set but empty.
+    """
+    dirs = []
+    env = os.environ.get(ENV_VAR)
+    if env is not None:
+        if not env.strip():
+            raise ValueError(f"{ENV_VAR} is set but empty: set it to a folder holding {CHECKSUMS}, or unset it "
+                             "to search the default folders")
+        dirs.append(Path(env).expanduser())
+    # In site-packages the folder above the package is not ours: only a checkout has our pyproject.toml.
+    checkout = _PACKAGE.parent
+    if (checkout / "pyproject.toml").is_file() and (checkout / "data" / "weights").is_dir():
+        dirs.append(checkout / "data" / "weights")
+    return dirs + [_PACKAGE / "_weights", user_cache_dir()]
+
+
+def _folders(weights_dir: Path | None) -> list[Path]:
+    return search_path() if weights_dir is None else [Path(weights_dir)]
+
+
+def _where(folders: list[Path]) -> str:
+    """Returns what each searched folder held, for error messages."""
+    def held(d: Path) -> str:
+        if not d.is_dir():
+            return "missing"
+        return f"{len(checksums(d))} names" if (d / CHECKSUMS).is_file() else f"no {CHECKSUMS}"
+    return "; ".join(f"{d} ({held(d)})" for d in folders)
+
+
+def __getattr__(name: str):
+    # WEIGHTS_DIR is computed on access, so that importing the package never fails on the environment.
+    if name == "WEIGHTS_DIR":
+        return weights_home()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def weights_home() -> Path:
+    """Returns the folder that exports write to and ``zoo.WEIGHTS_DIR`` names: ``$GAUSSLIB_WEIGHTS`` when
+    set, else the first folder of :func:`search_path` that holds a ``checksums.json``.
+
+    Raises ``FileNotFoundError`` listing the folders searched when none does.
+    """
+    folders = search_path()
+    if os.environ.get(ENV_VAR):
+        return folders[0]
+    for d in folders:
+        if (d / CHECKSUMS).is_file():
+            return d
+    raise FileNotFoundError(f"no generator weights found: searched {_where(folders)}. Set {ENV_VAR} to a folder "
+                            f"holding {CHECKSUMS}, or reinstall gausslib (the wheel ships the weights)")
+
+
+def checksums(weights_dir: Path | None = None) -> dict[str, dict]:
+    """Returns ``{name: {"file": ..., "sha256": ...}}`` recorded in ``weights_dir/checksums.json``.
+
+    ``weights_dir=None``: the tables of every folder of :func:`search_path`, merged (first folder wins).
+    """
+    if weights_dir is None:
+        return {name: entry for _, name, entry in _entries(None)[::-1]}
     path = Path(weights_dir) / CHECKSUMS
     return json.loads(path.read_text()) if path.exists() else {}
 
 
-def available(weights_dir: Path = WEIGHTS_DIR) -> list[str]:
-    """Returns the names of the shipped models."""
+def _entries(weights_dir: Path | None) -> list[tuple[Path, str, dict]]:
+    """Returns ``(folder, name, entry)`` for every recorded name, in search order."""
+    return [(d, name, entry) for d in _folders(weights_dir) for name, entry in checksums(d).items()]
+
+
+def available(weights_dir: Path | None = None) -> list[str]:
+    """Returns the names of the shipped models (in every folder of the search path when ``weights_dir`` is ``None``)."""
     return sorted(checksums(weights_dir))
 
 
@@ -76,22 +161,23 @@ def build(payload: dict) -> nn.Module:
     return model
 
 
-def resolve(name_or_path: str | Path, weights_dir: Path = WEIGHTS_DIR) -> tuple[Path, str | None]:
+def resolve(name_or_path: str | Path, weights_dir: Path | None = None) -> tuple[Path, str | None]:
     """Returns ``(file, expected sha256 or None)`` for a shipped name or a file path.
 
-    A path whose file name is that of a shipped file expects that file's SHA-256, in any folder: a
-    copy of shipped weights is checked like the original.
+    A name is looked up in ``weights_dir``, or along :func:`search_path` when ``None``. A path whose
+    file name is that of a shipped file expects that file's SHA-256, in any folder: a copy of shipped
+    weights is checked like the original.
     """
-    table = checksums(weights_dir)
-    if str(name_or_path) in table:
-        entry = table[str(name_or_path)]
-        return Path(weights_dir) / entry["file"], entry["sha256"]
+    entries = _entries(weights_dir)
+    for folder, name, entry in entries:
+        if name == str(name_or_path):
+            return folder / entry["file"], entry["sha256"]
     path = Path(name_or_path)
-    if path.suffix == ".pt" or path.exists():
-        by_file = {e["file"]: e["sha256"] for e in table.values()}
+    if path.suffix in (".pt", ".pkl") or path.exists():
+        by_file = {e["file"]: e["sha256"] for _, _, e in entries[::-1]}
         return path, by_file.get(path.name)
-    raise ValueError(f"unknown generator {str(name_or_path)!r}: expected one of {sorted(table)} "
-                     f"(recorded in {Path(weights_dir) / CHECKSUMS}) or a path to a .pt file")
+    raise ValueError(f"unknown generator {str(name_or_path)!r}: expected one of {sorted({n for _, n, _ in entries})} "
+                     f"or a path to a .pt file (or an official StyleGAN2 .pkl); searched {_where(_folders(weights_dir))}")
 
 
 def safe_load(path: str | Path):
@@ -120,9 +206,12 @@ def read_payload(path: str | Path) -> dict:
     return payload
 
 
-def load(name_or_path: str | Path, device: str | torch.device = "cpu", weights_dir: Path = WEIGHTS_DIR) -> nn.Module:
+def load(name_or_path: str | Path, device: str | torch.device = "cpu", weights_dir: Path | None = None) -> nn.Module:
     """Returns a frozen eval-mode generator on ``device``: a shipped name (checksum-verified) or a file.
 
+    Names are looked up in ``weights_dir``, or along the search path when ``None`` (``zoo.search_path()``).
+
+    A ``.pkl`` file is an official StyleGAN2 pickle, read by ``gausslib.generators.load_official``.
     Raises ``FileNotFoundError`` for a missing file and ``ValueError`` for a checksum mismatch (both
     name the file and the expected SHA-256) or for a file that is not a plain weights payload.
     """
@@ -136,15 +225,20 @@ def load(name_or_path: str | Path, device: str | torch.device = "cpu", weights_d
             raise ValueError(f"checksum mismatch for {path}: expected sha256 {expected}, got {actual} "
                              "(corrupted or replaced file; restore it from git, or give your own weights "
                              "a name other than a shipped file's)")
+    if path.suffix == ".pkl":  # NVlabs' own StyleGAN2 pickles
+        from gausslib.generators.official import load_official
+
+        return load_official(path, device)
     model = build(read_payload(path))
     return model.to(device).eval().requires_grad_(False)
 
 
-def export(src: Path, name: str, weights_dir: Path = WEIGHTS_DIR) -> Path:
-    """Writes a run's exportable weights ``src`` to ``weights_dir/name.pt`` and records its SHA-256."""
+def export(src: Path, name: str, weights_dir: Path | None = None) -> Path:
+    """Writes a run's exportable weights ``src`` to ``weights_dir/name.pt`` (default :func:`weights_home`)
+    and records its SHA-256."""
     payload = read_payload(src)
     build(payload)  # refuse to ship a file that does not rebuild
-    weights_dir = Path(weights_dir)
+    weights_dir = weights_home() if weights_dir is None else Path(weights_dir)
     weights_dir.mkdir(parents=True, exist_ok=True)
     dst = weights_dir / f"{name}.pt"
     slim = {k: payload[k] for k in PAYLOAD_KEYS}
