@@ -14,7 +14,17 @@ from gausslib.generators import Generator, StyleGAN2Config, load, zoo
 
 ROOT = Path(__file__).resolve().parents[1]
 # What a build reads: the packaging files, the package, and the weights it maps in as package data.
-BUILD_INPUTS = ["pyproject.toml", "setup.py", "README.md", "gausslib", "data/weights"]
+BUILD_INPUTS = ["pyproject.toml", "README.md", "gausslib", "data/weights"]
+
+
+def test_packaged_packages_are_the_source_tree():
+    """pyproject.toml lists the packages (the weights' mapped package forbids `packages.find`): every
+    folder of gausslib with an __init__.py, plus gausslib._weights."""
+    import tomllib
+
+    listed = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    found = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "gausslib").rglob("__init__.py")}
+    assert sorted(listed) == sorted(found | {"gausslib._weights"})
 
 
 @pytest.mark.slow

@@ -19,7 +19,7 @@ shadows the same name later):
 2. the repository's ``data/weights``, when the package runs from a source checkout (an editable
    install or ``PYTHONPATH``);
 3. the installed package's copy, ``gausslib/_weights`` (the shipped ``*.pt`` and ``*.json`` files,
-   package data mapped from ``data/weights`` at build time; see ``setup.py``);
+   package data mapped from ``data/weights`` at build time; see ``pyproject.toml``);
 4. a user cache, ``$XDG_CACHE_HOME/gausslib/weights`` (default ``~/.cache/gausslib/weights``), for
    weights added by hand.
 
