@@ -27,8 +27,8 @@ from torch import nn
 
 from tqdm.auto import tqdm
 
-from gausslib.invert import InversionResult, Problem, _Recorder, collect
-from gausslib.reparam import _Packer, latent_space
+from gausslib.invert import InversionResult, Problem, Recorder, collect
+from gausslib.reparam import Packer, latent_space
 
 __all__ = ["tv", "total_variation", "CSGMw", "NoiseReg", "w_statistics"]
 
@@ -94,7 +94,7 @@ def tv(problem: Problem, *, lam: float = 0.01, iters: int = 300, eps: float = 1e
         images = staticmethod(lambda p: p.reshape(-1, *x.shape[1:]))
 
     x_true = problem.x_true
-    record = _Recorder(problem, _Identity, x_true, history_every, None, dashboard=False)
+    record = Recorder(problem, _Identity, x_true, history_every, None, dashboard=False)
     N = x.shape[0]
     L = torch.ones(N, dtype=x.dtype, device=x.device)
     t = 1.0
@@ -198,7 +198,7 @@ class _WBound(nn.Module):
         super().__init__()
         self.G, self.optimise_noise = G, optimise_noise
         parts = [w0] + (noise if optimise_noise else [])
-        self.packer = _Packer([tuple(t.shape[1:]) for t in parts])
+        self.packer = Packer([tuple(t.shape[1:]) for t in parts])
         self.noise = noise
         self.x0 = self.packer.pack(parts)
 

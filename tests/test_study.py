@@ -7,7 +7,7 @@ import torch
 
 from gausslib import study
 from gausslib.generators.glow import Glow
-from test_invert import tiny_stylegan2
+from conftest import tiny_stylegan2
 
 KEYS = {"problem", "setting", "method", "variant", "image", "restart", "psnr", "ssim", "lpips", "seconds", "iters"}
 SMALL = ["--psize", "16", "--noise-psize", "4", "--glow-psize", "4", "--no-progress"]
