@@ -335,7 +335,7 @@ class Spherical(Reparam):
 class Gaussianized(Reparam):
     """The paper's Gaussianization layers: patches → ICA, Yeo-Johnson, Lambert, standardise → fold.
 
-    layers: a preset of :data:`gausslib.layers.PRESETS` (``"full"``, ``"ica+yj"``, …) or keyword
+    layers: a preset of ``gausslib.layers.PRESETS`` (``"full"``, ``"ica+yj"``, …) or keyword
     options of :class:`gausslib.layers.GaussianizationLayers` (e.g. ``dict(steps="ica+yj")``, or
     the flags ``dict(ica=True, yeo_johnson=True, lambert=False)``). roll: apply a second set
     of layers on patches shifted by half a patch (paper App. J.4). psize / noise_psize / layout:

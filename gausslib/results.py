@@ -14,7 +14,7 @@ converged or its line search fails; for "best", those of the best-PSNR restart. 
 image's wall time, all its restarts together.) A cell is ``(problem, setting, method, variant,
 image)``; a study skips the cells that already have their "best" record (:func:`done`).
 
-:data:`RESULTS` is the default root: ``data/results`` of the source checkout the package runs
+``RESULTS`` is the default root: ``data/results`` of the source checkout the package runs
 from (the book reads the committed results there), else ``./results`` of the working directory
 (never a folder inside an installed package).
 """

@@ -170,8 +170,8 @@ class FlowStep(nn.Module):
 class Glow(nn.Module):
     """Multi-scale Glow on images ``[B, C, R, R]`` in [−1, 1]; latents: list of ``[B, *latent_shapes[l]]``.
 
-    The generator interface shared with StyleGAN2 (:class:`gausslib.generators.stylegan2.GeneratorAPI`):
-    ``family = "glow"``, ``temperature`` (the sampling temperature, :data:`TEMPERATURE`),
+    The generator interface shared with StyleGAN2 (``GeneratorAPI``): ``family = "glow"``,
+    ``temperature`` (the sampling temperature, ``TEMPERATURE``),
     ``resolution`` and ``sample(n, generator=...)``.
     """
 

@@ -1,8 +1,8 @@
 """The paper's Gaussianization layers: pure functions on patch matrices ``X: [B, n, d]`` + modules.
 
-The layer protocol (:mod:`gausslib.layers.steps`): every step maps ``X`` to ``(Y, params)`` with a
+The layer protocol (``gausslib.layers.steps``): every step maps ``X`` to ``(Y, params)`` with a
 named tuple of its per-item parameters; :class:`GaussianizationLayers` chains steps, by preset
-name (:data:`PRESETS`) or as a list.
+name (``PRESETS``) or as a list.
 
 Every parameter (``W``, ``λ``, ``μ``, ``σ``, ``δ``) is solved per batch item on the input's
 device and dtype (float16/bfloat16 input in float32, the outputs cast back), with exact gradients

@@ -1,6 +1,6 @@
 """The Gaussianization stack: a list of steps (whitening → FastICA → Yeo-Johnson → Lambert → standardise).
 
-:data:`PRESETS` names the stacks of the paper's ablation (Table 2) in one table; the study, the
+``PRESETS`` names the stacks of the paper's ablation (Table 2) in one table; the study, the
 pathological-latent figure and the benchmarks build their stacks from it.
 """
 from __future__ import annotations
@@ -38,10 +38,10 @@ def preset_flags(name: str) -> dict[str, bool]:
 
 
 class GaussianizationLayers(nn.Module):
-    """Gaussianize a latent: patches ``[B, n, d]`` through a list of steps (:mod:`gausslib.layers.steps`).
+    """Gaussianize a latent: patches ``[B, n, d]`` through a list of steps (``gausslib.layers.steps``).
 
-    ``steps``: a preset name of :data:`PRESETS` (``"full"``, ``"ica+yj"``, …), or a list of step
-    names and :class:`~gausslib.layers.steps.Step` objects. Named steps take the options
+    ``steps``: a preset name of ``PRESETS`` (``"full"``, ``"ica+yj"``, …), or a list of step
+    names and :class:`Step` objects. Named steps take the options
     ``whiten`` (``"zca"`` or ``"iterative"`` when given as a string), ``ica_iters``, ``eps``
     (covariance blend), ``decorrelation`` (``"eigh"`` or ``"newton_schulz"``: the FastICA polar
     step), ``compile`` (the Yeo-Johnson and Lambert root solvers through ``torch.compile``: much

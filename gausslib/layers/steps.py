@@ -65,7 +65,7 @@ class StandardizeParams(NamedTuple):
 
 
 class Step:
-    """Base class: ``step(X: [B, n, d]) -> (Y: [B, n, d], params)``; ``name`` is its key in :data:`STEPS`."""
+    """Base class: ``step(X: [B, n, d]) -> (Y: [B, n, d], params)``; ``name`` is its key in ``STEPS``."""
 
     name = ""
 
