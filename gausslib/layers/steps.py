@@ -110,26 +110,27 @@ class ICA(Step):
         return Y, ICAParams(W)
 
 
-class YeoJohnson(Step):
-    """The Yeo-Johnson layer (``compile``: the λ solver through ``torch.compile``)."""
-
-    name = "yeo_johnson"
+class _Solved(Step):
+    """A layer whose parameters come from a root solver; ``compile``: run it through ``torch.compile``."""
 
     def __init__(self, compile: bool = False):
         self.compile = compile
+
+
+class YeoJohnson(_Solved):
+    """The Yeo-Johnson layer (λ* per item)."""
+
+    name = "yeo_johnson"
 
     def __call__(self, X):
         Y, lam = yeo_johnson(X, compile=self.compile)
         return Y, YeoJohnsonParams(lam)
 
 
-class Lambert(Step):
-    """The Lambert W × F_X layer (``compile``: the δ solver through ``torch.compile``)."""
+class Lambert(_Solved):
+    """The Lambert W × F_X layer (μ, σ, δ* per item)."""
 
     name = "lambert"
-
-    def __init__(self, compile: bool = False):
-        self.compile = compile
 
     def __call__(self, X):
         Y, params = lambert_gaussianize(X, compile=self.compile)
