@@ -192,7 +192,11 @@ def _patch_rows(v: torch.Tensor, p: int = 32) -> torch.Tensor:
 
 
 class _WBound(nn.Module):
-    """Shared machinery of the W-space baselines: params = [w-part, noise maps (if optimised)]."""
+    """Shared machinery of the W-space baselines: params = [w-part, noise maps (if optimised)]; no Adam
+    hooks unless a subclass defines ``schedule`` / ``project``."""
+
+    schedule = None
+    project = None
 
     def __init__(self, G, w0: torch.Tensor, noise: list[torch.Tensor], optimise_noise: bool):
         super().__init__()

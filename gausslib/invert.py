@@ -9,7 +9,8 @@ A reparameterisation is bound to a generator and a list of seeds (see :mod:`gaus
 and then provides, for the flat parameters ``p: [B, D]``:
 ``x0`` (the start), ``images(p) -> [B, C, H, W]``, ``penalty(p) -> [B]``,
 ``latent(p) -> [B, n, d]`` (the generator-facing latent as a patch matrix, for the dashboard),
-and optionally ``project(p)`` (applied after every Adam step) and ``schedule(i, iters)``.
+and the Adam hooks ``project(p)`` (applied after every Adam step) and ``schedule(i, iters)``, each
+``None`` where a reparameterisation has none.
 
 Example (CS-MRI 8× / 20 dB on a target drawn from the shipped StyleGAN2)::
 
@@ -304,7 +305,7 @@ def invert(problem: Problem, generator, reparam, *, restarts: int = 3, optimizer
     t0 = time.perf_counter()
     p, loss, evaluations, steps = run_batch(
         objective, x0, optimizer=optimizer, iters=iters, record=record, lr=lr,
-        schedule=getattr(bound, "schedule", None), project=getattr(bound, "project", None),
+        schedule=bound.schedule, project=bound.project,
         progress=progress, desc=f"invert ({type(reparam).__name__})", lbfgs_options=lbfgs_options)
     seconds = time.perf_counter() - t0
     with torch.no_grad():

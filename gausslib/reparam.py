@@ -248,7 +248,11 @@ class Bound(nn.Module):
 
     x0: ``[B, D]`` the start. images(p) -> ``[B, C, H, W]``. penalty(p) -> ``[B]``.
     latent(p) -> ``[B, n, d]`` the first group's generator-facing latent (z+ or Glow's).
+    schedule, project: the optional Adam hooks of :func:`gausslib.invert.run_batch` (None: unused).
     """
+
+    schedule = None
+    project = None
 
     def __init__(self, reparam: Reparam, space: LatentSpace, seeds: Sequence[int]):
         super().__init__()

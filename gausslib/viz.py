@@ -65,7 +65,7 @@ def image_grid(rows, *, titles: Sequence[str] | None = None, title: str | None =
     for r, batch in enumerate(batches):
         for c, ax in enumerate(axes[r]):
             if c < batch.shape[0]:
-                ax.imshow(batch[c, 0].detach().float().cpu(), cmap=cmap, vmin=vmin, vmax=vmax)
+                ax.imshow(batch[c, 0].detach().float().cpu().numpy(), cmap=cmap, vmin=vmin, vmax=vmax)
             ax.set(xticks=[], yticks=[])
             if r == 0 and titles is not None and c < len(titles):
                 ax.set_title(titles[c], fontsize=9)
