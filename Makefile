@@ -5,7 +5,7 @@ PY := .venv/bin/python
 PIP := $(PY) -m pip
 STAMP := .venv/.installed
 
-.PHONY: test test-portable book notebooks screenshots bench train train-stylegan2 train-glow train-v2 train-stylegan2-v2 train-glow-v2 study study-a study-b clean checkpoints-restore checkpoints-save checkpoints-restore-v2 checkpoints-save-v2
+.PHONY: test test-portable book notebooks screenshots bench train train-smooth train-stylegan2 train-glow train-stylegan2-v2 train-glow-v2 study study-a study-b clean checkpoints-restore checkpoints-save
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv .venv
@@ -61,29 +61,17 @@ screenshots:
 bench: $(STAMP)
 	$(PY) -m gausslib.bench --out data/results/bench
 
-# Resumable: runs/ keeps checkpoints; re-running continues where the last run stopped.
-# The first shipped models (smooth phantoms, StyleGAN2-lite): `make train` from scratch reproduces
-# data/weights/ bit for bit (same seeds, one thread per model). `make -j2 train` trains the two side
-# by side, one core each: about 1 h here.
-SG2_KIMG ?= 75.04
-GLOW_KIMG ?= 90.016
-train: train-stylegan2 train-glow
-	$(PY) -m gausslib.train export stylegan2 --run runs/stylegan2 --name stylegan2-phantom64-smooth
-	$(PY) -m gausslib.train export glow --run runs/glow --name glow-phantom64
-	$(PY) -m gausslib.train eval stylegan2-phantom64-smooth glow-phantom64
-
-train-stylegan2: $(STAMP)
-	$(PY) -m gausslib.train stylegan2 --arch lite --data brain --out runs/stylegan2 --kimg $(SG2_KIMG) --resume
-
-train-glow: $(STAMP)
-	$(PY) -m gausslib.train glow --data brain --out runs/glow --kimg $(GLOW_KIMG) --resume
-
-# Generators v2: the official StyleGAN2 and Glow on the textured phantoms (phantoms v2), 64×64, one
-# core each (StyleGAN2: about 27 s of CPU per kimg here). `make checkpoints-restore-v2` first
-# resumes the committed runs. Not exported yet: the v2 weights ship once trained (issue 13).
+# Resumable: runs/ keeps checkpoints; re-running continues where the last run stopped; one core per
+# model (`make -j2 train` trains the two side by side). `make checkpoints-restore` first resumes the
+# committed runs.
+# The shipped models (phantoms v2, official StyleGAN2 semantics): `make train` trains, exports to
+# data/weights/ and evaluates (model cards, figures).
 SG2_V2_KIMG ?= 300
 GLOW_V2_KIMG ?= 90.016
-train-v2: train-stylegan2-v2 train-glow-v2
+train: train-stylegan2-v2 train-glow-v2
+	$(PY) -m gausslib.train export stylegan2 --run runs/stylegan2-v2 --name stylegan2-phantom64
+	$(PY) -m gausslib.train export glow --run runs/glow-v2 --name glow-phantom64
+	$(PY) -m gausslib.train eval stylegan2-phantom64 glow-phantom64
 
 train-stylegan2-v2: $(STAMP)
 	OMP_NUM_THREADS=1 $(PY) -m gausslib.train stylegan2 --arch official --data textured --out runs/stylegan2-v2 --kimg $(SG2_V2_KIMG) --resume
@@ -91,27 +79,34 @@ train-stylegan2-v2: $(STAMP)
 train-glow-v2: $(STAMP)
 	OMP_NUM_THREADS=1 $(PY) -m gausslib.train glow --data textured --out runs/glow-v2 --kimg $(GLOW_V2_KIMG) --resume
 
-# Training checkpoints (G, D, EMA, optimisers, RNG) travel between sessions in data/checkpoints/:
-# `make checkpoints-restore` before `make train` resumes the committed run; `checkpoints-save`
-# after it stores the latest. Without a restore, `make train` starts from scratch.
+# The first models (smooth phantoms, StyleGAN2-lite; the committed study results were produced by
+# them): `make train-smooth` from scratch reproduces their weights bit for bit (same seeds).
+SG2_KIMG ?= 75.04
+GLOW_KIMG ?= 90.016
+train-smooth: train-stylegan2 train-glow
+	$(PY) -m gausslib.train export stylegan2 --run runs/stylegan2 --name stylegan2-phantom64-smooth
+	$(PY) -m gausslib.train export glow --run runs/glow --name glow-phantom64-smooth
+	$(PY) -m gausslib.train eval stylegan2-phantom64-smooth glow-phantom64-smooth
+
+train-stylegan2: $(STAMP)
+	$(PY) -m gausslib.train stylegan2 --arch lite --data brain --out runs/stylegan2 --kimg $(SG2_KIMG) --resume
+
+train-glow: $(STAMP)
+	$(PY) -m gausslib.train glow --data brain --out runs/glow --kimg $(GLOW_KIMG) --resume
+
+# Training checkpoints (G, D, EMA, optimisers, RNG) travel between sessions in data/checkpoints/
+# (runs/<run>/checkpoint.pt ↔ data/checkpoints/<run>.pt, log.jsonl ↔ <run>-log.jsonl):
+# `make checkpoints-restore` copies them into runs/ where a run has no checkpoint yet;
+# `make checkpoints-save` stores the latest. Without a restore, training starts from scratch.
+RUNS := stylegan2 glow stylegan2-v2 glow-v2
 checkpoints-restore:
-	for m in stylegan2 glow; do mkdir -p runs/$$m; \
-	  if [ -f data/checkpoints/$$m.pt ] && [ ! -f runs/$$m/checkpoint.pt ]; then cp data/checkpoints/$$m.pt runs/$$m/checkpoint.pt; cp data/checkpoints/$$m-log.jsonl runs/$$m/log.jsonl; fi; done
+	for r in $(RUNS); do mkdir -p runs/$$r; \
+	  if [ -f data/checkpoints/$$r.pt ] && [ ! -f runs/$$r/checkpoint.pt ]; then cp data/checkpoints/$$r.pt runs/$$r/checkpoint.pt; cp data/checkpoints/$$r-log.jsonl runs/$$r/log.jsonl; fi; done
 
 checkpoints-save:
 	mkdir -p data/checkpoints
-	for m in stylegan2 glow; do cp runs/$$m/checkpoint.pt data/checkpoints/$$m.pt; cp runs/$$m/log.jsonl data/checkpoints/$$m-log.jsonl; done
-
-# The same for the v2 runs (runs/<model>-v2 ↔ data/checkpoints/<model>-v2.pt, -v2-log.jsonl);
-# a run that has no checkpoint yet is skipped.
-checkpoints-restore-v2:
-	for m in stylegan2 glow; do mkdir -p runs/$$m-v2; \
-	  if [ -f data/checkpoints/$$m-v2.pt ] && [ ! -f runs/$$m-v2/checkpoint.pt ]; then cp data/checkpoints/$$m-v2.pt runs/$$m-v2/checkpoint.pt; cp data/checkpoints/$$m-v2-log.jsonl runs/$$m-v2/log.jsonl; fi; done
-
-checkpoints-save-v2:
-	mkdir -p data/checkpoints
-	for m in stylegan2 glow; do if [ -f runs/$$m-v2/checkpoint.pt ]; then \
-	  cp runs/$$m-v2/checkpoint.pt data/checkpoints/$$m-v2.pt; cp runs/$$m-v2/log.jsonl data/checkpoints/$$m-v2-log.jsonl; fi; done
+	for r in $(RUNS); do if [ -f runs/$$r/checkpoint.pt ]; then \
+	  cp runs/$$r/checkpoint.pt data/checkpoints/$$r.pt; cp runs/$$r/log.jsonl data/checkpoints/$$r-log.jsonl; fi; done
 
 # The paper's studies on the shipped generators (resumable: a rerun skips finished images).
 # The budget fits a 2-core CPU in a few hours (the paper: L-BFGS up to 510 iterations, Adam 1000);

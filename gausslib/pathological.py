@@ -117,16 +117,17 @@ def figure(G, found: Found, density=None, path=None):
     return fig, columns
 
 
-def write_figure(weights_dir) -> None:
-    """Writes ``pathological-style.png`` into ``weights_dir`` (:func:`figure` of :func:`find`'s latents, under
-    the shipped Glow) when both shipped models are there."""
+def write_figure(weights_dir, data: str = "textured") -> None:
+    """Writes ``pathological-style*.png`` into ``weights_dir`` for the generation of shipped models trained on
+    ``data`` (:func:`figure` of :func:`find`'s latents, scored by that generation's Glow), when both are there."""
     import matplotlib.pyplot as plt
 
-    from .generators import zoo
+    from .generators import evaluate, zoo
 
-    if not {"stylegan2-phantom64", "glow-phantom64"} <= set(zoo.available(weights_dir)):
+    sg2, glow, _ = evaluate.GENERATIONS[data]
+    if not {sg2, glow} <= set(zoo.available(weights_dir)):
         return
-    G = zoo.load("stylegan2-phantom64", weights_dir=weights_dir)
-    density = zoo.load("glow-phantom64", weights_dir=weights_dir)
-    fig, _ = figure(G, find(G), density, weights_dir / "pathological-style.png")
+    G = zoo.load(sg2, weights_dir=weights_dir)
+    fig, _ = figure(G, find(G), zoo.load(glow, weights_dir=weights_dir),
+                    weights_dir / evaluate.figure_names(data)["pathological"])
     plt.close(fig)

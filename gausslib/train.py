@@ -61,7 +61,16 @@ class Run:
         return time.time() - self.last_ckpt >= self.ckpt_seconds
 
     def load(self) -> dict | None:
-        return zoo.safe_load(self.ckpt_path) if self.ckpt_path.exists() else None
+        """Returns the checkpointed state, or None; the log keeps only the steps the checkpoint holds, so
+        that a resumed run (or a checkpoint copied while training went on) never logs a step twice."""
+        if not self.ckpt_path.exists():
+            return None
+        state = zoo.safe_load(self.ckpt_path)
+        log = self.out / "log.jsonl"
+        if log.exists():
+            rows = log.read_text().splitlines(keepends=True)
+            log.write_text("".join(r for r in rows if json.loads(r).get("step", 0) <= state["step"]))
+        return state
 
     def save(self, state: dict, export: dict) -> None:
         atomic_save(state, self.ckpt_path)
@@ -350,8 +359,9 @@ def main(argv: list[str] | None = None) -> None:
         from gausslib.generators.evaluate import evaluate, ood_figure
         for name in args.names:
             evaluate(name, n=args.n)
-        ood_figure()
-        pathological.write_figure(zoo.WEIGHTS_DIR)
+        for data in sorted({"brain" if name.endswith("-smooth") else "textured" for name in args.names}):
+            ood_figure(data=data)
+            pathological.write_figure(zoo.WEIGHTS_DIR, data=data)
 
 
 if __name__ == "__main__":

@@ -461,6 +461,8 @@ def test_ood_scores_relative_to_gaussian():
     out = ood.scores(G, real, target="noise", batch=8)
     assert set(out) == set(ood.KINDS) and out["gaussian"]["ratio"] == 1.0
     assert all(v["swd"] > 0 and v["ratio"] > 0 for v in out.values())
+    assert list(out["heavy"]["levels"])[0] == "swd_16"                         # per level, finest first
+    assert all(r == 1.0 for r in out["gaussian"]["levels"].values())
 
 
 def test_figures_return_axes(tmp_path):

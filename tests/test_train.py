@@ -38,10 +38,23 @@ def test_train_checkpoints_resumes_and_exports(model, tmp_path):
     assert "SWD ratio" in card and "kimg" in card
     if model == "stylegan2":  # the noise-map numbers of issue 13, on every StyleGAN2 card
         assert metrics["noise_redraw_psnr"]["mean_db"] > 0 and metrics["ood_noise_maps"]["gaussian"]["ratio"] == 1.0
-        assert "noise maps redrawn" in card and "SWD ratio to Gaussian noise: heavy" in card and "FIR" in card
+        assert "noise maps redrawn" in card and "SWD ratio to Gaussian noise maps: heavy" in card and "FIR" in card
     (tmp_path / "w" / f"tiny-{model}.notes.md").write_text("Checked by hand: a note.\n")
     write_card(f"tiny-{model}", weights_dir=tmp_path / "w")           # hand-made notes join the card
     assert "Checked by hand: a note." in (tmp_path / "w" / f"tiny-{model}.md").read_text()
+
+
+def test_resume_drops_log_rows_newer_than_the_checkpoint(tmp_path):
+    """A checkpoint copied while training went on comes with log rows it does not hold: a resume drops
+    them instead of logging those steps twice."""
+    run = tmp_path / "glow"
+    common = ["glow", "--out", str(run), "--resolution", "16", "--batch", "4", "--log-every", "1"]
+    train.main(common + ["--kimg", "0.008"])
+    with open(run / "log.jsonl", "a") as f:
+        f.write(json.dumps({"step": 3, "kimg": 0.012, "bpd": 9.9}) + "\n")
+    train.main(common + ["--kimg", "0.016", "--resume"])
+    steps = [r["step"] for r in _log(run) if "bpd" in r]
+    assert steps == [1, 2, 3, 4] and 9.9 not in [r["bpd"] for r in _log(run) if "bpd" in r]
 
 
 def test_same_seed_same_training(tmp_path):

@@ -151,16 +151,30 @@ def evaluate(name: str, n: int = 2000, weights_dir=zoo.WEIGHTS_DIR) -> dict:
     return metrics
 
 
-def ood_figure(weights_dir=zoo.WEIGHTS_DIR) -> None:
-    """Writes ``ood-latents.png``: both shipped models fed out-of-distribution latents (paper Fig. 1), and
-    ``ood-noise-maps.png``: the StyleGAN2 with Gaussian styles and out-of-distribution noise maps.
-    (``pathological-style.png``, Fig. 10, needs an inversion: ``gausslib.pathological.write_figure``.)"""
-    models = {name: zoo.load(name, weights_dir=weights_dir) for name in ("glow-phantom64", "stylegan2-phantom64")
-              if name in zoo.available(weights_dir)}
-    ood.figure(models, weights_dir / "ood-latents.png")
-    if "stylegan2-phantom64" in models:
-        ood.figure({"stylegan2-phantom64": models["stylegan2-phantom64"]}, weights_dir / "ood-noise-maps.png",
-                   target="noise")
+# The smooth models (the first data set) and the v2 models each have their own figures; a card shows
+# the figures of its own generation.
+GENERATIONS = {"textured": ("stylegan2-phantom64", "glow-phantom64", ""),
+               "brain": ("stylegan2-phantom64-smooth", "glow-phantom64-smooth", "-smooth")}
+GENERATIONS["smooth"] = GENERATIONS["brain"]
+
+
+def figure_names(data: str = "textured") -> dict[str, str]:
+    """Returns the file names of the out-of-distribution figures of the generation trained on ``data``."""
+    tag = GENERATIONS[data][2]
+    return {"ood": f"ood-latents{tag}.png", "noise": f"ood-noise-maps{tag}.png", "pathological": f"pathological-style{tag}.png"}
+
+
+def ood_figure(weights_dir=zoo.WEIGHTS_DIR, data: str = "textured") -> None:
+    """Writes, for the generation of shipped models trained on ``data``, ``ood-latents*.png``: both models
+    fed out-of-distribution latents (paper Fig. 1), and ``ood-noise-maps*.png``: the StyleGAN2 with Gaussian
+    styles and out-of-distribution noise maps (:func:`figure_names`). ``pathological-style*.png`` (Fig. 10)
+    needs an inversion: ``gausslib.pathological.write_figure``."""
+    sg2, glow, _ = GENERATIONS[data]
+    files = figure_names(data)
+    models = {name: zoo.load(name, weights_dir=weights_dir) for name in (glow, sg2) if name in zoo.available(weights_dir)}
+    ood.figure(models, weights_dir / files["ood"])
+    if sg2 in models:
+        ood.figure({sg2: models[sg2]}, weights_dir / files["noise"], target="noise")
 
 
 _DATA = {"brain": """Procedural brain-MRI-like phantoms from `gausslib.phantoms.sample(n, size={res}, seed=s)`:
@@ -180,6 +194,11 @@ def _notes(name: str, weights_dir) -> list[str]:
     """Return the lines of ``<name>.notes.md`` (dated checks made by hand: reproduction, longer training), if any."""
     path = weights_dir / f"{name}.notes.md"
     return [path.read_text().strip(), ""] if path.exists() else []
+
+
+def _finest(score: dict) -> float:
+    """Returns an :func:`ood.scores` entry's ratio at the finest SWD level (``levels`` lists it first)."""
+    return next(iter(score["levels"].values()))
 
 
 def write_card(name: str, weights_dir=zoo.WEIGHTS_DIR) -> None:
@@ -243,7 +262,8 @@ def write_card(name: str, weights_dir=zoo.WEIGHTS_DIR) -> None:
             nr = metrics["noise_redraw_psnr"]
             lines += [f"| noise maps redrawn, styles fixed: PSNR dB ({nr['n']} images; mean ± std, min–max; aim ≤ 30) | "
                       f"{nr['mean_db']:.1f} ± {nr['std_db']:.1f}, {nr['min_db']:.1f}–{nr['max_db']:.1f} |"]
-            lines += [f"| out-of-distribution noise maps, SWD ratio to Gaussian noise: {k} | {v['ratio']:.2f} |"
+            lines += [f"| out-of-distribution noise maps, SWD ratio to Gaussian noise maps: {k} (mean over levels; "
+                      f"finest level) | {v['ratio']:.2f}; {_finest(v):.2f} |"
                       for k, v in metrics["ood_noise_maps"].items() if k != "gaussian"]
         if "noise_strength_abs" in metrics:
             lines += ["| learned noise strengths \\|s\\| (4×4 first) | "
@@ -269,16 +289,17 @@ def write_card(name: str, weights_dir=zoo.WEIGHTS_DIR) -> None:
     data = meta.get("data", "brain")
     run = f"runs/{kind}" + ("" if data == "brain" else "-v2")
     train_args = ("--arch lite " if kind == "stylegan2" and not official else "") + f"--data {data} "
-    make_line = ("make train   # both models from scratch to the shipped kimg (SG2_KIMG / GLOW_KIMG), export, evaluate"
-                 if data == "brain" else "make train-v2   # both v2 models, resumable (SG2_V2_KIMG / GLOW_V2_KIMG)")
-    lines += ["## Out-of-distribution latents", "", "![ood](ood-latents.png)", "",
-              *(["![ood noise maps](ood-noise-maps.png)", ""] if official else []),
+    make_line = ("make train-smooth   # both models from scratch to the shipped kimg (SG2_KIMG / GLOW_KIMG), export, evaluate"
+                 if data == "brain" else "make train   # both models, resumable (SG2_V2_KIMG / GLOW_V2_KIMG), export, evaluate")
+    files = figure_names(data)
+    lines += ["## Out-of-distribution latents", "", f"![ood]({files['ood']})", "",
+              *([f"![ood noise maps]({files['noise']})", ""] if official else []),
               ood_text + "Its pathological latents come from inversions (paper Fig. 10): CS-MRI 8× / 10 dB of "
               "out-of-distribution targets with the plain, unconstrained z+ (`gausslib.pathological`). "
               + ("Titles: bits/dim under the shipped Glow, lower is more typical." if official else
                  "Whitening that z+ changes nothing; ICA restores plausible anatomy (titles: bits/dim under the "
                  "shipped Glow, lower is more typical; held-out phantoms score ≈ 4)."), "",
-              "![pathological style vectors](pathological-style.png)", "",
+              f"![pathological style vectors]({files['pathological']})", "",
               "## Reproduce", "",
               f"These weights are the training run's EMA/current weights at {meta.get('kimg', 0):.1f} kimg. "
               "Training is seeded and resumable (checkpoints every 5 minutes in `runs/<model>/`):", "", "```",

@@ -68,23 +68,27 @@ def render(model, kind: str, n: int, seed: int = 0, temperature: float = TEMPERA
 
 
 def scores(model, real: torch.Tensor, target: str = "all", seed: int = 0, batch: int = 100) -> dict[str, dict]:
-    """Returns ``{kind: {"swd": SWD×10³ to real, "ratio": swd / swd of the Gaussian case}}`` for every kind.
+    """Returns ``{kind: {"swd", "ratio", "levels"}}`` for every kind: how far images rendered from ``kind``
+    latents are from real ones, relative to Gaussian latents.
 
-    ``real``: ``[n, C, R, R]`` real images (e.g. held-out phantoms); ``n`` images are rendered per kind
-    (:func:`render`, seeds ``seed + i`` per batch of ``batch``, outputs clamped to [−1, 1] like the data).
-    A ratio ≥ 1.5 means the deviation visibly degrades the images (the paper's Fig. 1, as a number).
+    ``"swd"``: SWD×10³ to ``real`` (mean over the Laplacian levels), ``"ratio"``: that over the Gaussian
+    case's, ``"levels"``: the ratio per level (``{"swd_64": ..., "swd_32": ..., ...}``, finest first). Noise
+    maps act on fine detail, so their deviations show first at the finest level. ``real``: ``[n, C, R, R]``
+    real images (e.g. held-out phantoms); ``n`` images are rendered per kind (:func:`render`, seeds
+    ``seed + i`` per batch of ``batch``, clamped to [−1, 1] like the data). A ratio ≥ 1.5 means the deviation
+    visibly degrades the images (the paper's Fig. 1, as a number).
     """
     from gausslib.swd import swd
 
     n = real.shape[0]
-    out = {}
+    raw = {}
     for kind in KINDS:
         imgs = torch.cat([render(model, kind, min(batch, n - i), seed=seed + i, target=target).cpu()
                           for i in range(0, n, batch)]).clamp(-1, 1)
-        out[kind] = {"swd": swd(imgs, real)["swd_mean"]}
-    for kind in KINDS:
-        out[kind]["ratio"] = out[kind]["swd"] / out["gaussian"]["swd"]
-    return out
+        raw[kind] = swd(imgs, real)
+    ref = raw["gaussian"]
+    return {kind: {"swd": d["swd_mean"], "ratio": d["swd_mean"] / ref["swd_mean"],
+                   "levels": {k: v / ref[k] for k, v in d.items() if k != "swd_mean"}} for kind, d in raw.items()}
 
 
 def figure(models: dict, path, n: int = 3, seed: int = 0, target: str = "all") -> None:
