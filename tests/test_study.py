@@ -173,6 +173,8 @@ def test_settings_come_from_the_problem_specs():
     assert problems.get("mri").Setting() == problems.as_setting("mri", {"accel": 8, "snr_db": 20})
     with pytest.raises(ValueError, match="problem"):
         problems.get("tomography")
+    with pytest.raises(ValueError, match="accel"):
+        problems.as_setting("deblur", {"accel": 8})
 
 
 def test_default_results_root_is_the_checkout_or_the_working_directory(tmp_path, monkeypatch):

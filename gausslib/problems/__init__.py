@@ -58,6 +58,10 @@ def as_setting(name: str, setting):
     if isinstance(setting, cls):
         return setting
     if isinstance(setting, dict):
+        fields = [f.name for f in dataclasses.fields(cls)]
+        unknown = sorted(set(setting) - set(fields))
+        if unknown:
+            raise ValueError(f"setting: {unknown} are not settings of problem {name!r}; expected some of {fields}")
         return cls(**setting)
     raise TypeError(f"setting must be a {name} Setting or a dict, got {type(setting).__name__}")
 
