@@ -66,7 +66,7 @@ bench: $(STAMP)
 # committed runs.
 # The shipped models (phantoms v2, official StyleGAN2 semantics): `make train` trains, exports to
 # data/weights/ and evaluates (model cards, figures).
-SG2_V2_KIMG ?= 300
+SG2_V2_KIMG ?= 262.4
 GLOW_V2_KIMG ?= 90.016
 train: train-stylegan2-v2 train-glow-v2
 	$(PY) -m gausslib.train export stylegan2 --run runs/stylegan2-v2 --name stylegan2-phantom64

@@ -124,6 +124,16 @@ def noise_redraw_figure(G, path=None, n: int = 4, seed: int = 0):
     return fig, axes
 
 
+def noise_metrics(G, real: torch.Tensor) -> dict:
+    """Returns the noise-map entries of a StyleGAN2's metrics: ``noise_redraw_psnr`` (:func:`noise_redraw_psnr`),
+    ``ood_noise_maps`` (:func:`ood.scores` of out-of-distribution noise maps against ``real`` ``[n, 1, R, R]``,
+    at most ``OOD_IMAGES`` of them) and ``noise_strength_abs`` (the learned strengths, 4×4 first)."""
+    out = {"noise_redraw_psnr": noise_redraw_psnr(G), "ood_noise_maps": ood.scores(G, real[:OOD_IMAGES], target="noise")}
+    if hasattr(G, "noise_strengths"):
+        out["noise_strength_abs"] = [float(v) for v in G.noise_strengths().abs()]
+    return out
+
+
 def evaluate(name: str, n: int = 2000, weights_dir=zoo.WEIGHTS_DIR) -> dict:
     """Returns (and writes to ``<name>.metrics.json`` and the card) the metrics of shipped model ``name``."""
     t0 = time.time()
@@ -138,10 +148,7 @@ def evaluate(name: str, n: int = 2000, weights_dir=zoo.WEIGHTS_DIR) -> dict:
         metrics.update(glow_metrics(model, real))
         metrics["sample_temperature"] = model.temperature
     else:
-        metrics["noise_redraw_psnr"] = noise_redraw_psnr(model)
-        metrics["ood_noise_maps"] = ood.scores(model, real[:OOD_IMAGES], target="noise")
-        if hasattr(model, "noise_strengths"):
-            metrics["noise_strength_abs"] = [float(v) for v in model.noise_strengths().abs()]
+        metrics.update(noise_metrics(model, real))
     metrics["eval_wall_s"] = round(time.time() - t0, 1)
     (weights_dir / f"{name}.metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     from gausslib.viz import save_grid
@@ -199,6 +206,20 @@ def _notes(name: str, weights_dir) -> list[str]:
 def _finest(score: dict) -> float:
     """Returns an :func:`ood.scores` entry's ratio at the finest SWD level (``levels`` lists it first)."""
     return next(iter(score["levels"].values()))
+
+
+def _ood_verdict(scores: dict, threshold: float = 1.5) -> str:
+    """Returns a sentence saying which out-of-distribution noise maps degrade the images (finest-level SWD
+    ratio at least ``threshold``) and which do not."""
+    def names(kinds, one, many):
+        return f"{', '.join(kinds)} {one if len(kinds) == 1 else many}"
+
+    worse = [k for k, v in scores.items() if k != "gaussian" and _finest(v) >= threshold]
+    rest = [k for k, v in scores.items() if k not in worse + ["gaussian"]]
+    spread = max((abs(_finest(scores[k]) - 1) for k in rest), default=0.0)
+    head = (f"At the finest level, {names(worse, 'raises', 'raise')} it {threshold:g}× or more" if worse
+            else f"No deviation raises it {threshold:g}× or more at the finest level")
+    return head + (f"; {names(rest, 'changes', 'change')} it by at most {100 * spread:.0f} %. " if rest else ". ")
 
 
 def write_card(name: str, weights_dir=zoo.WEIGHTS_DIR) -> None:
@@ -279,7 +300,8 @@ def write_card(name: str, weights_dir=zoo.WEIGHTS_DIR) -> None:
         ood_text = ("Skewed, heavy-tailed, non-i.i.d. and 2×-norm latents (`gausslib.generators.ood`), paper Fig. 1. "
                     "StyleGAN2 normalises every z before its mapping network, so its noise maps are where such "
                     "latents can hurt it: below, Gaussian styles with out-of-distribution noise maps (the metrics "
-                    "table scores each kind by its SWD to real phantoms relative to Gaussian noise maps). ")
+                    "table scores each kind by its SWD to real phantoms relative to Gaussian noise maps). "
+                    + (_ood_verdict(metrics["ood_noise_maps"]) if metrics and "ood_noise_maps" in metrics else ""))
     else:
         ood_text = ("Skewed, heavy-tailed, non-i.i.d. and 2×-norm latents (`gausslib.generators.ood`), paper Fig. 1. "
                     "Glow degrades visibly. StyleGAN2 normalises every z before its mapping network, so — like the "
