@@ -27,8 +27,8 @@ from torch import nn
 
 from tqdm.auto import tqdm
 
-from gausslib.invert import InversionResult, Problem, _Recorder, collect
-from gausslib.reparam import _Packer, latent_space
+from gausslib.invert import InversionResult, Problem, Recorder, collect
+from gausslib.reparam import Packer, latent_space
 
 __all__ = ["tv", "total_variation", "CSGMw", "NoiseReg", "w_statistics"]
 
@@ -94,7 +94,7 @@ def tv(problem: Problem, *, lam: float = 0.01, iters: int = 300, eps: float = 1e
         images = staticmethod(lambda p: p.reshape(-1, *x.shape[1:]))
 
     x_true = problem.x_true
-    record = _Recorder(problem, _Identity, x_true, history_every, None, dashboard=False)
+    record = Recorder(problem, _Identity, x_true, history_every, None, dashboard=False)
     N = x.shape[0]
     L = torch.ones(N, dtype=x.dtype, device=x.device)
     t = 1.0
@@ -192,13 +192,17 @@ def _patch_rows(v: torch.Tensor, p: int = 32) -> torch.Tensor:
 
 
 class _WBound(nn.Module):
-    """Shared machinery of the W-space baselines: params = [w-part, noise maps (if optimised)]."""
+    """Shared machinery of the W-space baselines: params = [w-part, noise maps (if optimised)]; no Adam
+    hooks unless a subclass defines ``schedule`` / ``project``."""
+
+    schedule = None
+    project = None
 
     def __init__(self, G, w0: torch.Tensor, noise: list[torch.Tensor], optimise_noise: bool):
         super().__init__()
         self.G, self.optimise_noise = G, optimise_noise
         parts = [w0] + (noise if optimise_noise else [])
-        self.packer = _Packer([tuple(t.shape[1:]) for t in parts])
+        self.packer = Packer([tuple(t.shape[1:]) for t in parts])
         self.noise = noise
         self.x0 = self.packer.pack(parts)
 

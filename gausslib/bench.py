@@ -76,11 +76,13 @@ def load_average() -> float:
 
 
 def machine() -> dict:
-    """Describe the machine a benchmark ran on (recorded next to every result)."""
+    """Describe the machine (CPU, torch's threads, torch, CUDA): recorded next to every benchmark, study run
+    and training checkpoint."""
     return {
         "platform": platform.platform(),
         "processor": platform.processor() or platform.machine(),
         "cpu_count": os.cpu_count(),
+        "threads": torch.get_num_threads(),
         "torch": torch.__version__,
         "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
     }

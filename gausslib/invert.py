@@ -9,18 +9,20 @@ A reparameterisation is bound to a generator and a list of seeds (see :mod:`gaus
 and then provides, for the flat parameters ``p: [B, D]``:
 ``x0`` (the start), ``images(p) -> [B, C, H, W]``, ``penalty(p) -> [B]``,
 ``latent(p) -> [B, n, d]`` (the generator-facing latent as a patch matrix, for the dashboard),
-and optionally ``project(p)`` (applied after every Adam step) and ``schedule(i, iters)``.
+and the Adam hooks ``project(p)`` (applied after every Adam step) and ``schedule(i, iters)``, each
+``None`` where a reparameterisation has none.
 
 Example (CS-MRI 8× / 20 dB on a target drawn from the shipped StyleGAN2)::
 
-    from gausslib import study
+    from gausslib import problems
     from gausslib.generators import load
     from gausslib.invert import invert
     from gausslib.reparam import Gaussianized, Spherical
 
     G = load("stylegan2-phantom64")
-    x = study.targets(G, "generator", [0], G.resolution)            # [1, 1, 64, 64]
-    problem = study.build_problem("mri", {"accel": 8, "snr_db": 20}, x, [0])
+    x = problems.targets(G, "generator", [0], G.resolution)         # [1, 1, 64, 64]
+    mri = problems.get("mri")
+    problem = mri.build(mri.Setting(accel=8, snr_db=20), x, [0])
     res = invert(problem, G, Gaussianized(), restarts=3, iters=300, history_every=10)
     res.best["psnr"], res.metrics["psnr"]          # best-of-3 image, every restart's PSNR
     res.history["kurtosis"]                        # [T, 1, 3]: the latent Gaussianity dashboard
@@ -38,7 +40,7 @@ from tqdm.auto import tqdm
 from gausslib import metrics
 from gausslib.lbfgs import BatchedLBFGS
 
-__all__ = ["Problem", "InversionResult", "invert", "latent_dashboard", "run_batch"]
+__all__ = ["Problem", "InversionResult", "invert", "latent_dashboard", "run_batch", "Recorder", "collect"]
 
 OPTIMIZERS = ("lbfgs", "adam")
 
@@ -157,7 +159,7 @@ def _check_args(restarts: int, optimizer: str, iters: int, history_every: int) -
         raise ValueError(f"history_every must be an int ≥ 1, got {history_every!r}")
 
 
-class _Recorder:
+class Recorder:
     """Collects the history every ``every`` iterations and calls the user's callback."""
 
     def __init__(self, problem: Problem, bound, x_true, every: int, callback, dashboard: bool):
@@ -299,11 +301,11 @@ def invert(problem: Problem, generator, reparam, *, restarts: int = 3, optimizer
     def objective(p: torch.Tensor) -> torch.Tensor:
         return problem.misfit(bound.images(p), y) + bound.penalty(p)
 
-    record = _Recorder(problem, bound, x_true, history_every, callback, dashboard)
+    record = Recorder(problem, bound, x_true, history_every, callback, dashboard)
     t0 = time.perf_counter()
     p, loss, evaluations, steps = run_batch(
         objective, x0, optimizer=optimizer, iters=iters, record=record, lr=lr,
-        schedule=getattr(bound, "schedule", None), project=getattr(bound, "project", None),
+        schedule=bound.schedule, project=bound.project,
         progress=progress, desc=f"invert ({type(reparam).__name__})", lbfgs_options=lbfgs_options)
     seconds = time.perf_counter() - t0
     with torch.no_grad():

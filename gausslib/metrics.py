@@ -12,7 +12,7 @@ import warnings
 import torch
 import torch.nn.functional as F
 
-__all__ = ["psnr", "ssim", "lpips"]
+__all__ = ["psnr", "ssim", "lpips", "roughness"]
 
 
 def _check_pair(x: torch.Tensor, ref: torch.Tensor, data_range: float) -> None:
@@ -107,3 +107,13 @@ def lpips(x: torch.Tensor, ref: torch.Tensor, data_range: float, data_min: float
     with torch.no_grad():
         d = model.to(x.device)(to_unit(x), to_unit(ref))
     return d.reshape(-1).double()
+
+
+def roughness(x: torch.Tensor) -> torch.Tensor:
+    """Return the mean absolute difference between vertical plus horizontal neighbours, per image ``[B]``,
+    of ``x: [B, C, H, W]``: grows with fine texture and speckle (0 for a constant image)."""
+    if x.ndim != 4:
+        raise ValueError(f"x must be images [B, C, H, W], got shape {tuple(x.shape)}")
+    dy = (x[..., 1:, :] - x[..., :-1, :]).abs().flatten(1).mean(1)
+    dx = (x[..., :, 1:] - x[..., :, :-1]).abs().flatten(1).mean(1)
+    return dy + dx

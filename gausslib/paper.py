@@ -3,9 +3,9 @@
 Each :class:`PaperTable` names the study cells it corresponds to (``problem`` and a ``setting``
 subset) and the paper's mean PSNR (and SSIM where reported) per *label*. A label names one of our
 (method, variant) cells — see :func:`label` — so a table can be joined with
-:func:`gausslib.study.summary_rows`::
+:func:`gausslib.results.summary_rows`::
 
-    rows = study.summary_rows([study.RESULTS / "mri.jsonl"])
+    rows = results.summary_rows([results.RESULTS / "mri.jsonl"])
     print(paper.compare(rows, paper.TABLES["table1-8x20"]))
 
 The paper's generators were trained on real brain MRI (StyleGAN2, 256 × 256) and CelebA-HQ (Glow);

@@ -18,20 +18,16 @@ from dataclasses import dataclass
 
 import torch
 
-from . import study
+from . import problems
+from .generators.glow import dequantize
 from .invert import invert, latent_dashboard
 from .layers import GaussianizationLayers, patchify
 from .reparam import Raw, latent_space
 
-__all__ = ["VARIANTS", "Found", "find", "repair", "plausibility", "figure"]
+__all__ = ["VARIANTS", "Found", "find", "repair", "plausibility", "figure", "write_figure"]
 
 PATCH = 32                                  # the paper's patch size for StyleGAN2 style vectors
-VARIANTS = {
-    "found": None,
-    "whitened": dict(ica=False, yeo_johnson=False, lambert=False),
-    "whitened + ICA": dict(yeo_johnson=False, lambert=False),
-    "G layers": dict(),
-}
+VARIANTS = {"found": None, "whitened": "zca", "whitened + ICA": "ica", "G layers": "full"}  # presets of the stack
 
 
 @dataclass
@@ -51,23 +47,23 @@ def plausibility(density, images: torch.Tensor) -> torch.Tensor:
     An independent model of the same phantoms scores how typical an image is (lower: more
     plausible). Images are quantised to 8 bits and scored at the bin centres.
     """
-    q = torch.floor((images.clamp(-1, 1) + 1.0) * 128).clamp(0, 255)
-    return density.bits_per_dim((q + 0.5) / 128 - 1.0)
+    return density.bits_per_dim(dequantize(images.clamp(-1, 1), noise=0.5))
 
 
 def find(G, n: int = 3, *, snr_db: float = 10.0, accel: float = 8.0, iters: int = 300, lr: float = 0.1,
          target_kind: str = "ood", progress: bool = False) -> Found:
     """Return a :class:`Found`: ``n`` z+ latents an unconstrained inversion drove somewhere atypical.
 
-    G: a StyleGAN2 (``G.num_ws``). Targets: ``study.targets(G, target_kind, range(n))``; problem:
+    G: a StyleGAN2. Targets: ``problems.targets(G, target_kind, range(n))``; problem:
     CS-MRI ``accel``× at ``snr_db``; reparameterisation: the plain latent (:class:`Raw`, β = 0,
     noise maps free); Adam with ``lr`` for ``iters`` steps from seed 0.
     """
-    if not hasattr(G, "num_ws"):
-        raise TypeError(f"G must be a StyleGAN2 generator (with num_ws), got {type(G).__name__}")
+    if getattr(G, "family", None) != "stylegan2":
+        raise TypeError(f"G must be a StyleGAN2 generator, got {type(G).__name__}")
     ids = list(range(n))
-    x = study.targets(G, target_kind, ids, G.resolution)
-    problem = study.build_problem("mri", {"accel": accel, "snr_db": snr_db}, x, ids)
+    x = problems.targets(G, target_kind, ids, G.resolution)
+    spec = problems.get("mri")
+    problem = spec.build(spec.Setting(accel=accel, snr_db=snr_db), x, ids)
     reparam = Raw(noise="free")
     res = invert(problem, G, reparam, restarts=1, iters=iters, optimizer="adam", lr=lr, progress=progress)
     latents = reparam.bind(G, [0] * n).latents(res.params[:, 0])
@@ -87,8 +83,8 @@ def repair(G, found: Found, density=None) -> dict[str, dict[str, torch.Tensor]]:
     zplus, *rest = found.latents[0]
     space = latent_space(G)
     out = {}
-    for name, flags in VARIANTS.items():
-        z = zplus if flags is None else GaussianizationLayers(patch_size=PATCH, **flags)(zplus.double()).to(zplus)
+    for name, preset in VARIANTS.items():
+        z = zplus if preset is None else GaussianizationLayers(patch_size=PATCH, steps=preset)(zplus.double()).to(zplus)
         images = space.render([[z, *rest], *found.latents[1:]])
         out[name] = {"images": images, **latent_dashboard(patchify(z.double(), PATCH))}
         if density is not None:
@@ -119,3 +115,19 @@ def figure(G, found: Found, density=None, path=None):
     if path is not None:
         fig.savefig(path, dpi=100)
     return fig, columns
+
+
+def write_figure(weights_dir, data: str = "textured") -> None:
+    """Writes ``pathological-style*.png`` into ``weights_dir`` for the generation of shipped models trained on
+    ``data`` (:func:`figure` of :func:`find`'s latents, scored by that generation's Glow), when both are there."""
+    import matplotlib.pyplot as plt
+
+    from .generators import evaluate, zoo
+
+    sg2, glow, _ = evaluate.GENERATIONS[data]
+    if not {sg2, glow} <= set(zoo.available(weights_dir)):
+        return
+    G = zoo.load(sg2, weights_dir=weights_dir)
+    fig, _ = figure(G, find(G), zoo.load(glow, weights_dir=weights_dir),
+                    weights_dir / evaluate.figure_names(data)["pathological"])
+    plt.close(fig)

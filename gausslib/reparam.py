@@ -9,7 +9,8 @@ for the Gaussianity dashboard). The generator's latent is described by a :class:
   ``psize = 32``) and the noise maps (maps with side ≥ 8 cut into 8×8 patches and pooled; smaller
   maps stay plain). Each part has a mode: ``"reparam"`` (the reparameterisation applies),
   ``"free"`` (optimised as is) or ``"fixed"`` (drawn from the seed, not optimised) — paper Table 5.
-* Glow: the multi-scale latent list in layout ``"P1"`` or ``"P2"``, temperature 0.7.
+* Glow: the multi-scale latent list in layout ``"P1"`` or ``"P2"``, at the generator's temperature
+  (``G.temperature``, 0.7 for the shipped Glows).
 
 Every item's starting draws come from ``torch.Generator().manual_seed(seed)`` in a fixed order
 (style, then noise), so all reparameterisations start from the same latent for a given seed
@@ -29,7 +30,7 @@ from gausslib.layers._validate import check_count
 from gausslib.patches import patchify, unpatchify
 
 __all__ = ["LatentSpace", "Group", "latent_space", "Reparam", "Raw", "Spherical",
-           "Gaussianized", "Orthogonal", "Bound", "MODES"]
+           "Gaussianized", "Orthogonal", "Bound", "MODES", "Packer"]
 
 MODES = ("reparam", "free", "fixed")
 
@@ -166,23 +167,26 @@ def _check_patch_sizes(**sizes) -> None:
 
 
 def latent_space(G, *, psize: int = 32, noise_psize: int = 8, layout: str = "P1",
-                 temperature: float = 0.7, glow_psize: int = 8) -> LatentSpace:
-    """Return the :class:`LatentSpace` of a StyleGAN2 (``num_ws``) or Glow (``latent_shapes``) generator.
+                 temperature: float | None = None, glow_psize: int = 8) -> LatentSpace:
+    """Return the :class:`LatentSpace` of a generator by its ``family``: StyleGAN2 or Glow.
 
     StyleGAN2: z+ cut into chunks of ``psize``, noise maps into ``noise_psize²`` patches. Glow:
-    ``layout`` "P1" or "P2" cut into ``glow_psize² · C`` patches, latents scaled by ``temperature``.
+    ``layout`` "P1" or "P2" cut into ``glow_psize² · C`` patches, latents scaled by ``temperature``
+    (default: the generator's own, ``G.temperature``).
     """
     _check_patch_sizes(psize=psize, noise_psize=noise_psize, glow_psize=glow_psize)
-    if hasattr(G, "num_ws"):
+    family = getattr(G, "family", None)
+    if family == "stylegan2":
         return _stylegan2_space(G, psize, noise_psize)
-    if hasattr(G, "latent_shapes"):
+    if family == "glow":
         if layout not in ("P1", "P2"):
             raise ValueError(f"layout must be 'P1' or 'P2', got {layout!r}")
-        return _glow_space(G, layout, temperature, glow_psize)
-    raise TypeError(f"generator must be a StyleGAN2 (num_ws) or Glow (latent_shapes), got {type(G).__name__}")
+        return _glow_space(G, layout, G.temperature if temperature is None else temperature, glow_psize)
+    raise TypeError(f"generator must have family 'stylegan2' or 'glow' (gausslib.generators), got "
+                    f"{type(G).__name__} with family {family!r}")
 
 
-class _Packer:
+class Packer:
     """Flattens a list of ``[B, *shape]`` tensors into ``[B, D]`` and back."""
 
     def __init__(self, shapes: list[tuple[int, ...]]):
@@ -205,7 +209,7 @@ class Reparam:
     """
 
     def __init__(self, *, noise: str = "reparam", psize: int = 32, noise_psize: int = 8,
-                 layout: str = "P1", temperature: float = 0.7, glow_psize: int = 8):
+                 layout: str = "P1", temperature: float | None = None, glow_psize: int = 8):
         if noise not in MODES:
             raise ValueError(f"noise must be one of {MODES}, got {noise!r}")
         _check_patch_sizes(psize=psize, noise_psize=noise_psize, glow_psize=glow_psize)
@@ -244,7 +248,11 @@ class Bound(nn.Module):
 
     x0: ``[B, D]`` the start. images(p) -> ``[B, C, H, W]``. penalty(p) -> ``[B]``.
     latent(p) -> ``[B, n, d]`` the first group's generator-facing latent (z+ or Glow's).
+    schedule, project: the optional Adam hooks of :func:`gausslib.invert.run_batch` (None: unused).
     """
+
+    schedule = None
+    project = None
 
     def __init__(self, reparam: Reparam, space: LatentSpace, seeds: Sequence[int]):
         super().__init__()
@@ -265,7 +273,7 @@ class Bound(nn.Module):
                 ps, state = reparam.init_params(group, d, space.temperature)
             self.fixed.append(None)
             self.states.append(state)
-            self.packers.append(_Packer([tuple(t.shape[1:]) for t in ps]))
+            self.packers.append(Packer([tuple(t.shape[1:]) for t in ps]))
             params.append(self.packers[-1].pack(ps))
         self.sizes = [0 if p is None else sum(p.sizes) for p in self.packers]
         self.x0 = torch.cat(params, 1)
@@ -331,8 +339,9 @@ class Spherical(Reparam):
 class Gaussianized(Reparam):
     """The paper's Gaussianization layers: patches → ICA, Yeo-Johnson, Lambert, standardise → fold.
 
-    layers: keyword options of :class:`gausslib.layers.GaussianizationLayers` (the ablation
-    flags, e.g. ``dict(ica=True, yeo_johnson=True, lambert=False)``). roll: apply a second set
+    layers: a preset of ``gausslib.layers.PRESETS`` (``"full"``, ``"ica+yj"``, …) or keyword
+    options of :class:`gausslib.layers.GaussianizationLayers` (e.g. ``dict(steps="ica+yj")``, or
+    the flags ``dict(ica=True, yeo_johnson=True, lambert=False)``). roll: apply a second set
     of layers on patches shifted by half a patch (paper App. J.4). psize / noise_psize / layout:
     the patch sizes (see :class:`Reparam`). The output is standardised and scaled by the
     temperature (1 for StyleGAN2, 0.7 for Glow). layer_dtype: precision of the layers (default
@@ -341,10 +350,11 @@ class Gaussianized(Reparam):
     matrices are small, so float64 layers cost little next to the generator.
     """
 
-    def __init__(self, layers: dict | None = None, roll: bool = False,
+    def __init__(self, layers: str | dict | None = None, roll: bool = False,
                  layer_dtype: torch.dtype | None = torch.float64, **kwargs):
         super().__init__(**kwargs)
-        self.layer_options, self.roll, self.layer_dtype = dict(layers or {}), bool(roll), layer_dtype
+        options = {"steps": layers} if isinstance(layers, str) else dict(layers or {})
+        self.layer_options, self.roll, self.layer_dtype = options, bool(roll), layer_dtype
         bad = {"temperature", "roll", "patch_size"} & set(self.layer_options)
         if bad:
             raise ValueError(f"layers must not set {sorted(bad)}: they come from the latent space and roll")

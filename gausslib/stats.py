@@ -18,7 +18,7 @@ import math
 import torch
 
 __all__ = ["skewness", "kurtosis", "entropy", "negentropy", "multi_information", "kl_decomposition",
-           "typical_set_radius", "amari_index"]
+           "typical_set_radius", "amari_index", "patch_correlation", "mean_abs_correlation"]
 
 
 def _dims(x: torch.Tensor, dim):
@@ -151,3 +151,22 @@ def amari_index(P: torch.Tensor) -> torch.Tensor:
     rows = (a.sum(-1) / a.amax(-1)).sum(-1) - d
     cols = (a.sum(-2) / a.amax(-2)).sum(-1) - d
     return (rows + cols) / (2.0 * d * (d - 1))
+
+
+def patch_correlation(X: torch.Tensor) -> torch.Tensor:
+    """Return the correlation matrices ``[B, d, d]`` between the ``d`` coordinates (columns) of the
+    patch matrices ``X: [B, n, d]`` (Pearson, over the ``n`` patches of each item)."""
+    if X.ndim != 3:
+        raise ValueError(f"X must be patch matrices [B, n, d], got shape {tuple(X.shape)}")
+    Xc = X - X.mean(-2, keepdim=True)
+    C = Xc.transpose(-1, -2) @ Xc
+    s = C.diagonal(dim1=-2, dim2=-1).clamp_min(torch.finfo(C.dtype).tiny).sqrt()
+    return C / (s[..., :, None] * s[..., None, :])
+
+
+def mean_abs_correlation(X: torch.Tensor) -> torch.Tensor:
+    """Return the mean ``|correlation|`` over the ``d(d − 1)`` off-diagonal pairs of coordinates of
+    ``X: [B, n, d]``, per item ``[B]`` (≈ √(2/(π n)) for i.i.d. Gaussian patches)."""
+    R = patch_correlation(X).abs()
+    d = R.shape[-1]
+    return (R.sum((-2, -1)) - R.diagonal(dim1=-2, dim2=-1).sum(-1)) / (d * (d - 1))

@@ -19,9 +19,6 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import math
-import os
-import platform
 import time
 from pathlib import Path
 
@@ -30,58 +27,17 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from gausslib import phantoms
+from gausslib.bench import machine
+from gausslib.files import atomic_save
 from gausslib.generators import zoo
+from gausslib.generators.glow import dequantize
+from gausslib.viz import save_grid
 
 TRAIN_SEED_BASE = 10_000
 HELDOUT_SEEDS = (1, 2)
 
 
 # ----------------------------------------------------------------------------- run-folder helpers
-def atomic_save(obj, path: Path) -> None:
-    """Writes ``obj`` with ``torch.save`` to ``path`` via a temporary file and an atomic rename."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
-
-def save_grid(images: torch.Tensor, path: Path, nrow: int = 8) -> None:
-    """Writes images ``[B, 1, H, W]`` in [−1, 1] as one grey PNG grid (2-pixel gaps)."""
-    import matplotlib.pyplot as plt
-
-    b, _, h, w = images.shape
-    ncol = math.ceil(b / nrow)
-    canvas = torch.full((ncol * (h + 2), nrow * (w + 2)), -1.0)
-    for i in range(b):
-        r, c = divmod(i, nrow)
-        canvas[r * (h + 2):r * (h + 2) + h, c * (w + 2):c * (w + 2) + w] = images[i, 0].detach().float().cpu()
-    plt.imsave(path, canvas.numpy(), cmap="gray", vmin=-1.0, vmax=1.0)
-
-
-def plot_log(rows: list[dict], path: Path) -> None:
-    """Writes a PNG of every numeric loss column of a training log against kimg."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    keys = [k for k in ("loss_G", "loss_D", "r1", "bpd", "heldout_bpd") if any(k in r for r in rows)]
-    fig, axes = plt.subplots(1, len(keys), figsize=(3.2 * len(keys), 2.6), squeeze=False)
-    for ax, k in zip(axes[0], keys):
-        pts = [(r["kimg"], r[k]) for r in rows if k in r]
-        ax.plot([p[0] for p in pts], [p[1] for p in pts], lw=0.8)
-        ax.set_xlabel("kimg"), ax.set_title(k, fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-
-
-def machine_info() -> dict:
-    """Returns a short description of the machine (CPU, threads, torch, CUDA)."""
-    return {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
-            "cpu_count": os.cpu_count(), "threads": torch.get_num_threads(), "torch": torch.__version__,
-            "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
-
-
 def real_batch(step: int, batch: int, size: int, device, kind: str = "brain") -> torch.Tensor:
     """Returns the training batch of ``step``: fresh phantoms ``[batch, 1, size, size]`` of ``kind``."""
     return phantoms.sample(batch, size=size, seed=TRAIN_SEED_BASE + step, device=device, kind=kind)
@@ -200,7 +156,7 @@ def train_stylegan2(args) -> None:
 
     def checkpoint() -> None:
         export = {"kind": "stylegan2", "config": cfg.to_dict(), "state_dict": G_ema.state_dict(),
-                  "meta": {"step": step, "kimg": nimg / 1000, "wall_s": wall, "cpu_s": cpu, "machine": machine_info(),
+                  "meta": {"step": step, "kimg": nimg / 1000, "wall_s": wall, "cpu_s": cpu, "machine": machine(),
                            "batch": batch, "lr": args.lr, "r1_gamma": r1_gamma, **_data_meta(args.data)}}
         run.save({"config": cfg.to_dict(), "G": G.state_dict(), "D": D.state_dict(), "G_ema": G_ema.state_dict(),
                   "opt_G": opt_G.state_dict(), "opt_D": opt_D.state_dict(), "step": step, "nimg": nimg,
@@ -268,12 +224,6 @@ def train_stylegan2(args) -> None:
 
 
 # ----------------------------------------------------------------------------- Glow
-def dequantize(x: torch.Tensor, n_bins: int = 256) -> torch.Tensor:
-    """Returns ``(q + u)·2/n_bins − 1`` ``[B, C, H, W]``: ``x`` quantised to ``n_bins`` levels plus U(0, 1) noise."""
-    q = torch.floor((x + 1.0) * (n_bins / 2.0)).clamp(0, n_bins - 1)
-    return (q + torch.rand_like(x)) * (2.0 / n_bins) - 1.0
-
-
 def train_glow(args) -> None:
     """Trains Glow by maximum likelihood on dequantised 8-bit phantoms, lr warm-up, gradient clipping."""
     from gausslib.generators.glow import Glow, GlowConfig
@@ -294,21 +244,20 @@ def train_glow(args) -> None:
 
     def heldout_bpd() -> float:
         with torch.no_grad():
-            q = torch.floor((heldout + 1.0) * 128).clamp(0, 255)
-            x = (q + torch.rand(heldout.shape, generator=heldout_u).to(dev)) / 128 - 1.0
+            x = dequantize(heldout, torch.rand(heldout.shape, generator=heldout_u).to(dev))
             return float(torch.cat([model.bits_per_dim(c) for c in x.split(64)]).mean())
 
     def checkpoint() -> None:
         model.eval()
         bpd = heldout_bpd()
         export = {"kind": "glow", "config": cfg.to_dict(), "state_dict": model.state_dict(),
-                  "meta": {"step": step, "kimg": nimg / 1000, "wall_s": wall, "cpu_s": cpu, "machine": machine_info(),
+                  "meta": {"step": step, "kimg": nimg / 1000, "wall_s": wall, "cpu_s": cpu, "machine": machine(),
                            "batch": batch, "lr": args.lr, "heldout_bpd_256": bpd, **_data_meta(args.data)}}
         run.save({"config": cfg.to_dict(), "model": model.state_dict(), "opt": opt.state_dict(), "step": step,
                   "nimg": nimg, "wall": wall, "cpu": cpu, "rng": rng_state(), **_data_meta(args.data)}, export)
         run.log({"step": step, "kimg": nimg / 1000, "wall_s": round(wall, 1), "cpu_s": round(cpu, 1), "heldout_bpd": round(bpd, 4)})
         with torch.no_grad():
-            imgs = model.sample(32, temperature=0.7, generator=torch.Generator(device=dev).manual_seed(123))
+            imgs = model.sample(32, generator=torch.Generator(device=dev).manual_seed(123))
         save_grid(imgs.clamp(-1, 1), run.out / f"grid-{nimg // 1000:06d}kimg.png")
         save_grid(imgs.clamp(-1, 1), run.out / "grid-latest.png")
         model.train()
@@ -406,11 +355,13 @@ def main(argv: list[str] | None = None) -> None:
     elif args.cmd == "export":
         zoo.export(args.run / "ema.pt", args.name, weights_dir=args.weights_dir or zoo.WEIGHTS_DIR)
     else:
+        from gausslib import pathological
         from gausslib.generators.evaluate import evaluate, ood_figure
         for name in args.names:
             evaluate(name, n=args.n)
         for data in sorted({"brain" if name.endswith("-smooth") else "textured" for name in args.names}):
             ood_figure(data=data)
+            pathological.write_figure(zoo.WEIGHTS_DIR, data=data)
 
 
 if __name__ == "__main__":

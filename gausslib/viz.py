@@ -1,5 +1,6 @@
-"""Figure and table helpers shared by the notebooks: the static small-multiples twin of a
-widget, and Markdown tables of result rows (the book has no pandas).
+"""Figure and table helpers shared by the notebooks and the trainer: the static small-multiples
+twin of a widget, image grids, Markdown tables of result rows (the book has no pandas), PNG
+grids and loss curves of training runs.
 
 A slider needs a kernel, the HTML book has none; so each widget's plotting function
 ``plot(value, ax)`` is also drawn once per value of the slider's range, side by side.
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-__all__ = ["markdown_table", "small_multiples", "tile_channels", "plot_patch_ids"]
+__all__ = ["markdown_table", "small_multiples", "image_grid", "tile_channels", "plot_patch_ids", "save_grid", "plot_log"]
 
 
 def small_multiples(plot: Callable, values: Sequence, *, ncols: int | None = None,
@@ -40,6 +41,40 @@ def small_multiples(plot: Callable, values: Sequence, *, ncols: int | None = Non
         fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def image_grid(rows, *, titles: Sequence[str] | None = None, title: str | None = None, ncols: int | None = None,
+               panel: float = 1.9, vmin: float = -1.0, vmax: float = 1.0, cmap: str = "gray"):
+    """Return ``(fig, axes)``: one row of panels per image batch, the first channel of each image.
+
+    rows: a dict ``{row label: images [B, C, H, W]}`` or a list of batches (no labels); titles:
+    column titles; title: the figure's suptitle (state the finding); ncols: images per row
+    (default: the largest batch); panel: side of one panel in inches; vmin, vmax: the grey scale
+    (images in [−1, 1] by default).
+    """
+    import matplotlib.pyplot as plt
+
+    labels, batches = (list(rows), list(rows.values())) if isinstance(rows, dict) else (None, list(rows))
+    if not batches:
+        raise ValueError("rows must hold at least one batch of images, got none")
+    for b in batches:
+        if getattr(b, "ndim", None) != 4:
+            raise ValueError(f"rows must hold image batches [B, C, H, W], got shape {tuple(getattr(b, 'shape', ()))}")
+    ncols = max(b.shape[0] for b in batches) if ncols is None else ncols
+    fig, axes = plt.subplots(len(batches), ncols, figsize=(panel * ncols, panel * len(batches)), squeeze=False)
+    for r, batch in enumerate(batches):
+        for c, ax in enumerate(axes[r]):
+            if c < batch.shape[0]:
+                ax.imshow(batch[c, 0].detach().float().cpu().numpy(), cmap=cmap, vmin=vmin, vmax=vmax)
+            ax.set(xticks=[], yticks=[])
+            if r == 0 and titles is not None and c < len(titles):
+                ax.set_title(titles[c], fontsize=9)
+        if labels is not None:
+            axes[r, 0].set_ylabel(labels[r], fontsize=9)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig, axes
 
 
 def markdown_table(rows: Sequence[dict], columns: Sequence[str] | dict, *, digits: int = 3) -> str:
@@ -119,3 +154,38 @@ def plot_patch_ids(ids, ax, *, highlight=(), ncols: int | None = None, cmap: str
         ax.set_title(title, fontsize=9)
     return images
 
+
+
+# ------------------------------------------------------------------------- training runs
+def save_grid(images, path, nrow: int = 8) -> None:
+    """Writes images ``[B, 1, H, W]`` in [−1, 1] as one grey PNG grid (2-pixel gaps)."""
+    import math
+
+    import matplotlib.pyplot as plt
+    import torch
+
+    b, _, h, w = images.shape
+    ncol = math.ceil(b / nrow)
+    canvas = torch.full((ncol * (h + 2), nrow * (w + 2)), -1.0)
+    for i in range(b):
+        r, c = divmod(i, nrow)
+        canvas[r * (h + 2):r * (h + 2) + h, c * (w + 2):c * (w + 2) + w] = images[i, 0].detach().float().cpu()
+    plt.imsave(path, canvas.numpy(), cmap="gray", vmin=-1.0, vmax=1.0)
+
+
+def plot_log(rows: list[dict], path) -> None:
+    """Writes a PNG of every numeric loss column of a training log (``log.jsonl`` rows) against kimg."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    keys = [k for k in ("loss_G", "loss_D", "r1", "bpd", "heldout_bpd") if any(k in r for r in rows)]
+    fig, axes = plt.subplots(1, len(keys), figsize=(3.2 * len(keys), 2.6), squeeze=False)
+    for ax, k in zip(axes[0], keys):
+        pts = [(r["kimg"], r[k]) for r in rows if k in r]
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], lw=0.8)
+        ax.set_xlabel("kimg"), ax.set_title(k, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)

@@ -8,7 +8,7 @@ from gausslib import metrics, phantoms
 from gausslib.baselines import CSGMw, NoiseReg, _gaussianize_w, noise_regularizer, total_variation, tv
 from gausslib.invert import Problem, invert
 from gausslib.operators import MRI, GaussianBlur, add_complex_noise, mri_mask
-from test_invert import mri_problem, tiny_stylegan2
+from conftest import mri_problem, tiny_stylegan2
 
 
 def test_total_variation_of_simple_images():

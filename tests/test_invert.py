@@ -2,40 +2,11 @@
 import pytest
 import torch
 
-from gausslib.generators import stylegan2, stylegan2_lite
 from gausslib.invert import Problem, invert
 from gausslib.operators.mri import MRI, mri_mask
 from gausslib.reparam import Orthogonal, Raw, Spherical
 
-
-def tiny_stylegan2(dtype=torch.float32, resolution=16, z_dim=64, arch="lite"):
-    """Return a frozen, randomly initialised StyleGAN2 small enough for unit tests.
-
-    ``arch="lite"`` by default: the PSNR thresholds below were calibrated on its tanh-bounded images;
-    an untrained official generator's linear output spans about ±5, which PSNR over the range 2 of
-    real images penalises (a trained one outputs [−1, 1]).
-    """
-    torch.manual_seed(0)
-    ch = {r: 8 for r in (4, 8, 16, 32)}
-    mod = stylegan2_lite if arch == "lite" else stylegan2
-    G = mod.Generator(resolution=resolution, z_dim=z_dim, w_dim=z_dim, mapping_layers=2, channels=ch, d_channels=ch)
-    return G.to(dtype).eval().requires_grad_(False)
-
-
-def generator_targets(G, n, seed=1000):
-    """Return ``n`` images drawn from G with seeds never used for inversion (one style vector)."""
-    g = torch.Generator().manual_seed(seed)
-    dtype = next(G.parameters()).dtype
-    z = torch.randn(n, G.z_dim, generator=g, dtype=dtype)
-    noise = [t.to(dtype) for t in G.make_noise(n, g)]
-    with torch.no_grad():
-        return G(z, noise)
-
-
-def mri_problem(G, n=2, accel=2.0, seed=1000):
-    x = generator_targets(G, n, seed)
-    op = MRI(mri_mask(x.shape[-1], accel, seed=0)).to(x.dtype)
-    return Problem(op, op(x), x_true=x)
+from conftest import generator_targets, mri_problem, tiny_stylegan2
 
 
 @pytest.mark.parametrize("arch", ["lite", "official"])

@@ -3,8 +3,9 @@ import pytest
 import torch
 
 from gausslib.gradcheck import taylor_test
-from gausslib.layers import (GaussianizationLayers, OrthogonalReparam, fastica, iterative_whiten, lambert_gaussianize,
-                             patchify, spherical, standardize, unpatchify, yeo_johnson, zca_whiten)
+from gausslib.layers import (ABLATION, PRESETS, STEPS, GaussianizationLayers, OrthogonalReparam, fastica,
+                             iterative_whiten, lambert_gaussianize, patchify, preset_flags, spherical, standardize,
+                             unpatchify, yeo_johnson, zca_whiten)
 
 LAYERS = {
     "zca": zca_whiten,
@@ -113,7 +114,7 @@ def test_stack_flags_and_latent_mode():
     rolled = GaussianizationLayers(patch_size=32, roll=True)
     y = rolled(x)
     assert y.shape == x.shape and torch.isfinite(y).all()
-    assert set(rolled.last) == {"W", "lam", "mu", "sigma", "delta"}
+    assert set(rolled.last) == {"M", "W", "lam", "mu", "sigma", "delta", "mean", "std"}
     ablation = GaussianizationLayers(ica=False, yeo_johnson=False, lambert=False, standardize=False)
     X = patchify(x, 32)
     assert torch.allclose(ablation(X), zca_whiten(X))
@@ -126,6 +127,46 @@ def test_stack_flags_and_latent_mode():
     assert R.shape == X.shape and torch.isfinite(R).all()
     with pytest.raises(ValueError, match="ica"):
         GaussianizationLayers(ica="jade")
+
+
+@pytest.mark.parametrize("name", list(STEPS))
+def test_every_step_returns_the_output_and_named_params(name):
+    X = _input("skewed", 224, 32, B=2)
+    Y, params = STEPS[name]()(X)
+    assert Y.shape == X.shape and torch.isfinite(Y).all()
+    assert params._fields and all(v.shape[0] == 2 for v in params)        # one value per batch item
+
+
+@pytest.mark.parametrize("preset", list(PRESETS))
+def test_presets_equal_the_flags_they_stand_for(preset):
+    """A preset builds exactly the stack of the first version's flags (the study records the flags)."""
+    X = _input("heavy", 224, 32, B=2)
+    flags = preset_flags(preset)
+    a = GaussianizationLayers(steps=preset)(X)
+    assert torch.equal(a, GaussianizationLayers(**flags)(X))
+    assert torch.equal(a, GaussianizationLayers(steps=list(PRESETS[preset]))(X))
+    Y, params = GaussianizationLayers(steps=preset).transform(X)
+    assert torch.equal(Y, a) and list(params) == list(PRESETS[preset])
+    assert set(ABLATION) < set(PRESETS)
+
+
+def test_the_legacy_returns_of_the_layer_functions():
+    X = _input("skewed", 224, 32, B=2)
+    Y, W = fastica(X)
+    assert W.shape == (2, 32, 32)
+    Y, lam = yeo_johnson(X)
+    assert lam.shape == (2,)
+    Y, (mu, sigma, delta) = lambert_gaussianize(X)
+    assert mu.shape == sigma.shape == delta.shape == (2,)
+
+
+def test_steps_and_flags_do_not_mix():
+    with pytest.raises(ValueError, match="either steps or"):
+        GaussianizationLayers(steps="full", lambert=False)
+    with pytest.raises(ValueError, match="steps"):
+        GaussianizationLayers(steps="everything")
+    with pytest.raises(ValueError, match="unknown step"):
+        GaussianizationLayers(steps=["whiten", "jade"])
 
 
 def test_orthogonal_reparam():

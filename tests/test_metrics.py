@@ -74,3 +74,12 @@ def test_lpips_nan_with_one_warning_when_unavailable(monkeypatch):
         d2 = metrics.lpips(x, ref, 2.0, data_min=-1.0)
     assert d1.shape == (3,) and bool(torch.isnan(d1).all()) and bool(torch.isnan(d2).all())
     assert sum(issubclass(w.category, RuntimeWarning) for w in rec) == 1
+
+
+def test_roughness_is_the_mean_neighbour_difference():
+    flat = torch.zeros(2, 1, 8, 8)
+    stripes = torch.arange(8.0).remainder(2).expand(1, 1, 8, 8)          # columns 0, 1, 0, 1, …
+    assert torch.equal(metrics.roughness(flat), torch.zeros(2))
+    assert torch.allclose(metrics.roughness(stripes), torch.tensor([1.0]))
+    with pytest.raises(ValueError, match="images"):
+        metrics.roughness(torch.zeros(8, 8))

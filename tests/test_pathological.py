@@ -4,7 +4,7 @@ import torch
 
 from gausslib import pathological
 from gausslib.generators import Glow, GlowConfig
-from test_invert import tiny_stylegan2
+from conftest import tiny_stylegan2
 
 
 @pytest.fixture(scope="module")

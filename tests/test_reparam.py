@@ -5,7 +5,7 @@ import torch
 
 from gausslib.generators.glow import Glow
 from gausslib.reparam import Gaussianized, Orthogonal, Raw, Spherical, latent_space
-from test_invert import tiny_stylegan2
+from conftest import tiny_stylegan2
 
 SMALL = dict(psize=16, noise_psize=4)  # n ≥ d for the tiny generator's latents
 

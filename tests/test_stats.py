@@ -5,8 +5,8 @@ import pytest
 import torch
 from scipy import stats as sps
 
-from gausslib.stats import (amari_index, entropy, kl_decomposition, kurtosis, multi_information, negentropy, skewness,
-                            typical_set_radius)
+from gausslib.stats import (amari_index, entropy, kl_decomposition, kurtosis, mean_abs_correlation,
+                            multi_information, negentropy, patch_correlation, skewness, typical_set_radius)
 
 
 def _x(seed=0, n=2000, d=3):
@@ -95,3 +95,13 @@ def test_bad_shapes():
 def test_entropy_needs_more_samples_than_neighbours(n, d, k):
     with pytest.raises(ValueError, match="1 <= k < n"):
         entropy(torch.randn(1, n, d), k)
+
+
+def test_patch_correlation_matches_numpy_per_item():
+    X = torch.randn(2, 500, 4, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    X[1, :, 1] += X[1, :, 0]                                           # item 1: two correlated columns
+    R = patch_correlation(X)
+    for b in range(2):
+        assert np.allclose(R[b].numpy(), np.corrcoef(X[b].T.numpy()))
+    m = mean_abs_correlation(X)
+    assert m.shape == (2,) and m[1] > m[0] and abs(float(m[0]) - math.sqrt(2 / (math.pi * 500))) < 0.03

@@ -7,7 +7,7 @@ import torch
 
 from gausslib import study
 from gausslib.generators.glow import Glow
-from test_invert import tiny_stylegan2
+from conftest import tiny_stylegan2
 
 KEYS = {"problem", "setting", "method", "variant", "image", "restart", "psnr", "ssim", "lpips", "seconds", "iters"}
 SMALL = ["--psize", "16", "--noise-psize", "4", "--glow-psize", "4", "--no-progress"]
@@ -143,3 +143,44 @@ def test_a_failing_cell_is_logged_and_skipped(weights, tmp_path, monkeypatch):
     assert {r["method"] for r in recs} == {"spherical"}
     runs = [json.loads(line) for line in (tmp_path / "runs.jsonl").read_text().splitlines()]
     assert any(r.get("event") == "error" and r["method"] == "tv" for r in runs)
+
+
+def test_a_fourth_problem_runs_through_the_cli_and_the_summary(weights, tmp_path, capsys):
+    """Denoising is registered by one line in gausslib.problems: the CLI, the records and the summary
+    take it from the registry."""
+    from gausslib import problems, results
+
+    assert "denoise" in problems.names() and problems.get("denoise").Setting().noise_std == 25.0
+    _run(["denoise", "--quick", "--images", "1", "--generator", str(weights / "sg2.pt"), "--methods", "tv",
+          "spherical", "glayers", "--results-dir", str(tmp_path), *SMALL])
+    out = tmp_path / "quick" / "denoise.jsonl"                   # --quick writes below <results-dir>/quick
+    recs = results.read_records(out)
+    assert {r["problem"] for r in recs} == {"denoise"} and {r["method"] for r in recs} == {"tv", "spherical", "glayers"}
+    assert all(r["setting"] == {"noise_std": 25.0, "targets": "generator"} for r in recs)
+    capsys.readouterr()
+    _run(["summarize", "--results-dir", str(tmp_path / "quick")])
+    table = capsys.readouterr().out
+    assert "### denoise — noise_std = 25.0, targets = generator" in table and "| glayers |" in table
+    assert (tmp_path / "quick" / "summary.csv").exists()
+
+
+def test_settings_come_from_the_problem_specs():
+    from gausslib import problems
+
+    args = study.parser().parse_args(["deblur", "--inaccurate", "2.5"])
+    assert study.settings(args) == [problems.record(problems.get("deblur").Setting()),
+                                    problems.record(problems.get("deblur").Setting(model_sigma=2.5))]
+    assert problems.get("mri").Setting() == problems.as_setting("mri", {"accel": 8, "snr_db": 20})
+    with pytest.raises(ValueError, match="problem"):
+        problems.get("tomography")
+    with pytest.raises(ValueError, match="accel"):
+        problems.as_setting("deblur", {"accel": 8})
+
+
+def test_default_results_root_is_the_checkout_or_the_working_directory(tmp_path, monkeypatch):
+    from gausslib import results
+
+    assert results.RESULTS.parts[-2:] == ("data", "results")            # tests run from the source checkout
+    monkeypatch.setattr(results, "__file__", str(tmp_path / "site-packages" / "gausslib" / "results.py"))
+    monkeypatch.chdir(tmp_path)
+    assert results.default_root() == tmp_path / "results"

@@ -4,6 +4,8 @@ import pytest
 import torch
 
 from gausslib import phantoms, swd, train
+from gausslib.files import atomic_save, atomic_write
+from gausslib.generators.glow import dequantize
 from gausslib.generators import load
 from gausslib.generators.evaluate import evaluate, write_card
 
@@ -69,6 +71,19 @@ def test_dequantize_is_in_the_pixel_bin():
     y = train.dequantize(x)
     q = torch.floor((x + 1) * 128).clamp(0, 255)
     assert ((y + 1) * 128 >= q).all() and ((y + 1) * 128 <= q + 1).all()
+    assert torch.equal(dequantize(x, 0.5), (q + 0.5) / 128 - 1.0)            # the bin centres
+    u = torch.rand(x.shape, generator=torch.Generator().manual_seed(5))
+    assert torch.equal(dequantize(x, u), (q + u) / 128 - 1.0)
+
+
+def test_atomic_write_replaces_only_a_checked_file(tmp_path):
+    path = tmp_path / "w.pt"
+    atomic_save({"a": 1}, path)
+    with pytest.raises(ValueError):
+        with atomic_write(path) as tmp:
+            tmp.write_text("half")
+            raise ValueError("refused")
+    assert torch.load(path) == {"a": 1} and not list(tmp_path.glob("*.tmp"))
 
 
 def test_swd_floor_below_corrupted():

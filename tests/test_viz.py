@@ -5,7 +5,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
-from gausslib.viz import markdown_table, small_multiples  # noqa: E402
+import torch  # noqa: E402
+
+from gausslib.viz import image_grid, markdown_table, small_multiples  # noqa: E402
 
 
 def test_small_multiples_draws_one_panel_per_value_and_hides_the_rest():
@@ -71,3 +73,13 @@ def test_plot_patch_ids_blackens_only_the_highlighted_patches():
     assert np.array_equal(~np.ma.getmaskarray(top), (ids[0] == 2).numpy())
     assert len(plot_patch_ids(ids, ax)) == 1                  # nothing highlighted: no overlay
     plt.close(fig)
+
+
+def test_image_grid_draws_one_row_per_batch():
+    rows = {"a": torch.zeros(3, 1, 8, 8), "b": torch.ones(2, 1, 8, 8)}
+    fig, axes = image_grid(rows, titles=["x", "y", "z"], title="grid")
+    assert axes.shape == (2, 3) and axes[1, 0].get_ylabel() == "b" and axes[0, 2].get_title() == "z"
+    assert len(axes[1, 2].images) == 0                                # the shorter row leaves a blank panel
+    plt.close(fig)
+    with pytest.raises(ValueError, match="rows"):
+        image_grid([torch.zeros(8, 8)])

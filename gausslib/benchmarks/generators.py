@@ -78,7 +78,7 @@ def run(quick: bool = False) -> list[dict]:
             for case, fn in (("forward", fwd), ("forward+grad", grad)):
                 ms = _interleaved({label: functools.partial(fn, label) for label in sgs}, repeats)
                 rows += [{"case": f"{label} {case} (batch {batch})", "threads": threads, "ms": v} for label, v in ms.items()]
-        eps = g.sample_latents(3, temperature=0.7)
+        eps = g.sample_latents(3)
 
         def gl_fwd():
             with torch.no_grad():

@@ -25,10 +25,10 @@ import time
 
 import torch
 
-from gausslib import study
+from gausslib import problems
 from gausslib.bench import interleaved, load_average, summary_ms
 from gausslib.generators import zoo
-from gausslib.invert import _Recorder
+from gausslib.invert import Recorder
 from gausslib.lbfgs import BatchedLBFGS, _evaluate
 from gausslib.reparam import Gaussianized, Spherical
 
@@ -70,7 +70,7 @@ def _cases(problem, G, reparam):
         x = images.clone().requires_grad_(True)
         torch.autograd.grad(problem.misfit(x, y).sum(), x)
 
-    record, calls = _Recorder(problem, bound, x_true, 1, None, True), itertools.count(1)
+    record, calls = Recorder(problem, bound, x_true, 1, None, True), itertools.count(1)
     timers = {"layers": layers, "generator": generator, "operator": operator,
               "evaluation": lambda: _evaluate(objective, p), "record": lambda: record(next(calls), p, opt.loss)}
     return timers, opt
@@ -79,8 +79,8 @@ def _cases(problem, G, reparam):
 def _problem(name: str, quick: bool) -> list[dict]:
     weights, setting, kind = PROBLEMS[name]
     G = zoo.load(weights)
-    x = study.targets(G, kind, [0], G.resolution)
-    problem = study.build_problem(name, setting, x, [0])
+    x = problems.targets(G, kind, [0], G.resolution)
+    problem = problems.build(name, setting, x, [0])
     methods = {"spherical": Spherical(), "glayers": Gaussianized()}
     built = {m: _cases(problem, G, rp) for m, rp in methods.items()}
     repeats = 3 if quick else 9

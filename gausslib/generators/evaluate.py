@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 
 from gausslib import phantoms
 from gausslib.generators import ood, zoo
+from gausslib.generators.glow import TEMPERATURE, dequantize
 from gausslib.swd import swd
 
 HELDOUT, FLOOR = 1, 2  # phantom seeds never used in training (training seeds are >= 10 000)
@@ -34,13 +35,13 @@ def _floor(n: int, res: int, kind: str = "brain") -> tuple[torch.Tensor, dict]:
 
 
 @torch.no_grad()
-def generate(model, n: int, seed: int = 0, batch: int = 100, temperature: float = 0.7) -> torch.Tensor:
+def generate(model, n: int, seed: int = 0, batch: int = 100, temperature: float = TEMPERATURE) -> torch.Tensor:
     """Returns ``n`` seeded samples ``[n, C, R, R]`` (StyleGAN2: one z per image, T = 1; Glow: ``temperature``)."""
     gen = torch.Generator().manual_seed(seed)
     out = []
     for i in tqdm(range(0, n, batch), desc="generate", leave=False):
         b = min(batch, n - i)
-        if hasattr(model, "latent_shapes"):
+        if model.family == "glow":
             eps = [temperature * torch.randn(b, *s, generator=gen) for s in model.latent_shapes]
             out.append(model.decode(eps).clamp(-1, 1))
         else:
@@ -53,8 +54,7 @@ def generate(model, n: int, seed: int = 0, batch: int = 100, temperature: float 
 def glow_metrics(model, real: torch.Tensor) -> dict:
     """Returns held-out bits/dim (mean ± std over images) and the float32 round-trip error."""
     gen = torch.Generator().manual_seed(5)
-    q = torch.floor((real + 1.0) * 128).clamp(0, 255)
-    x = (q + torch.rand(real.shape, generator=gen)) / 128 - 1.0
+    x = dequantize(real, torch.rand(real.shape, generator=gen))
     bpd = torch.cat([model.bits_per_dim(c) for c in tqdm(x[:BPD_IMAGES].split(100), desc="bits/dim", leave=False)])
     sub = real[:256]
     err = (model.decode(model.encode(sub)) - sub).abs().max()
@@ -73,8 +73,8 @@ def noise_redraw_psnr(G, n: int = 256, seed: int = 0, batch: int = 64) -> dict:
     """
     from gausslib.metrics import psnr
 
-    if not hasattr(G, "noise_shapes"):
-        raise TypeError(f"G must be a StyleGAN2 (with noise_shapes), got {type(G).__name__}")
+    if getattr(G, "family", None) != "stylegan2":
+        raise TypeError(f"G must be a StyleGAN2, got {type(G).__name__}")
     gen = torch.Generator().manual_seed(seed)
     dev = next(G.parameters()).device
     whole, layer = [], [[] for _ in G.noise_shapes]
@@ -144,14 +144,14 @@ def evaluate(name: str, n: int = 2000, weights_dir=zoo.WEIGHTS_DIR) -> dict:
     gen_swd = swd(fake, real)
     metrics = {"n": n, "swd_real_vs_real": floor, "swd_generated_vs_real": gen_swd,
                "swd_ratio": gen_swd["swd_mean"] / floor["swd_mean"]}
-    if hasattr(model, "latent_shapes"):
+    if model.family == "glow":
         metrics.update(glow_metrics(model, real))
-        metrics["sample_temperature"] = 0.7
+        metrics["sample_temperature"] = model.temperature
     else:
         metrics.update(noise_metrics(model, real))
     metrics["eval_wall_s"] = round(time.time() - t0, 1)
     (weights_dir / f"{name}.metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    from gausslib.train import save_grid
+    from gausslib.viz import save_grid
     save_grid(fake[:32], weights_dir / f"{name}-samples.png")
     write_card(name, weights_dir)
     print(json.dumps(metrics, indent=2))
@@ -173,23 +173,15 @@ def figure_names(data: str = "textured") -> dict[str, str]:
 
 def ood_figure(weights_dir=zoo.WEIGHTS_DIR, data: str = "textured") -> None:
     """Writes, for the generation of shipped models trained on ``data``, ``ood-latents*.png``: both models
-    fed out-of-distribution latents (paper Fig. 1), ``ood-noise-maps*.png``: the StyleGAN2 with Gaussian
-    styles and out-of-distribution noise maps, and ``pathological-style*.png``: style vectors found by an
-    inversion, before and after the layers (Fig. 10) (:func:`figure_names`)."""
-    import matplotlib.pyplot as plt
-
-    from gausslib import pathological
-
+    fed out-of-distribution latents (paper Fig. 1), and ``ood-noise-maps*.png``: the StyleGAN2 with Gaussian
+    styles and out-of-distribution noise maps (:func:`figure_names`). ``pathological-style*.png`` (Fig. 10)
+    needs an inversion: ``gausslib.pathological.write_figure``."""
     sg2, glow, _ = GENERATIONS[data]
     files = figure_names(data)
     models = {name: zoo.load(name, weights_dir=weights_dir) for name in (glow, sg2) if name in zoo.available(weights_dir)}
     ood.figure(models, weights_dir / files["ood"])
     if sg2 in models:
         ood.figure({sg2: models[sg2]}, weights_dir / files["noise"], target="noise")
-    if len(models) == 2:
-        fig, _ = pathological.figure(models[sg2], pathological.find(models[sg2]), models[glow],
-                                     weights_dir / files["pathological"])
-        plt.close(fig)
 
 
 _DATA = {"brain": """Procedural brain-MRI-like phantoms from `gausslib.phantoms.sample(n, size={res}, seed=s)`:

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 _LOG2PI = math.log(2 * math.pi)
+TEMPERATURE = 0.7  # the shipped Glows' sampling temperature (their model cards; the paper's)
 
 
 @dataclass
@@ -167,7 +168,15 @@ class FlowStep(nn.Module):
 
 
 class Glow(nn.Module):
-    """Multi-scale Glow on images ``[B, C, R, R]`` in [−1, 1]; latents: list of ``[B, *latent_shapes[l]]``."""
+    """Multi-scale Glow on images ``[B, C, R, R]`` in [−1, 1]; latents: list of ``[B, *latent_shapes[l]]``.
+
+    The generator interface shared with StyleGAN2 (``GeneratorAPI``): ``family = "glow"``,
+    ``temperature`` (the sampling temperature, ``TEMPERATURE``),
+    ``resolution`` and ``sample(n, generator=...)``.
+    """
+
+    family = "glow"
+    temperature = TEMPERATURE
 
     def __init__(self, cfg: GlowConfig | None = None, seed: int = 0, **kwargs):
         super().__init__()
@@ -262,15 +271,18 @@ class Glow(nn.Module):
         """Returns ``−(log p(x) + D·log(2/n_bins))/(D·ln 2)`` ``[B]``: bits/dim of ``n_bins``-level data."""
         return -(self.log_prob(x) + self.dim * math.log(2.0 / n_bins)) / (self.dim * math.log(2.0))
 
-    def sample_latents(self, n: int, temperature: float = 0.7, generator: torch.Generator | None = None) -> list[torch.Tensor]:
-        """Returns ``n`` draws of every latent, N(0, T²I), ``[n, *latent_shapes[l]]``."""
+    def sample_latents(self, n: int, temperature: float | None = None,
+                       generator: torch.Generator | None = None) -> list[torch.Tensor]:
+        """Returns ``n`` draws of every latent, N(0, T²I), ``[n, *latent_shapes[l]]`` (T: ``self.temperature``
+        unless given)."""
+        temperature = self.temperature if temperature is None else temperature
         ref = self.top_prior
         src = generator.device if generator is not None else ref.device  # a CPU generator also seeds CUDA models
         return [temperature * torch.randn(n, *s, generator=generator, device=src, dtype=ref.dtype).to(ref.device)
                 for s in self.latent_shapes]
 
-    def sample(self, n: int, temperature: float = 0.7, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Returns ``n`` images ``[n, C, R, R]`` decoded from N(0, T²I) latents."""
+    def sample(self, n: int, temperature: float | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Returns ``n`` images ``[n, C, R, R]`` decoded from N(0, T²I) latents (T: ``self.temperature`` unless given)."""
         return self.decode(self.sample_latents(n, temperature, generator))
 
     @torch.no_grad()
@@ -287,6 +299,15 @@ class Glow(nn.Module):
 
 
 # ----------------------------------------------------------------------------- latent layouts
+def dequantize(x: torch.Tensor, noise: torch.Tensor | float | None = None, n_bins: int = 256) -> torch.Tensor:
+    """Returns ``(q + u)·2/n_bins − 1`` ``[B, C, H, W]``: images ``x`` in [−1, 1] quantised to ``n_bins``
+    levels ``q``, plus ``u`` = ``noise`` (a tensor like ``x``, or a number: 0.5 gives the bin centres;
+    ``None``: U(0, 1) draws), the continuous data whose density approximates the discrete likelihood."""
+    q = torch.floor((x + 1.0) * (n_bins / 2.0)).clamp(0, n_bins - 1)
+    u = torch.rand_like(x) if noise is None else noise
+    return (q + u) * (2.0 / n_bins) - 1.0
+
+
 def to_p1(eps: list[torch.Tensor]) -> torch.Tensor:
     """Returns the P1 layout ``[B, C, R, R]``: the latent list un-squeezed into one image-shaped tensor.
 

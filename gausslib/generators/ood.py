@@ -19,6 +19,8 @@ import math
 
 import torch
 
+from gausslib.generators.glow import TEMPERATURE
+
 KINDS = ("gaussian", "skewed", "heavy", "noniid", "norm2x")
 _EULER = 0.5772156649015329
 
@@ -46,7 +48,7 @@ TARGETS = ("all", "style", "noise")
 
 
 @torch.no_grad()
-def render(model, kind: str, n: int, seed: int = 0, temperature: float = 0.7, target: str = "all") -> torch.Tensor:
+def render(model, kind: str, n: int, seed: int = 0, temperature: float = TEMPERATURE, target: str = "all") -> torch.Tensor:
     """Returns ``n`` images ``[n, C, R, R]`` of a Glow or StyleGAN2 fed ``kind`` latents.
 
     Glow: every multi-scale latent, times ``temperature``. StyleGAN2 (temperature 1: it is trained at
@@ -57,7 +59,7 @@ def render(model, kind: str, n: int, seed: int = 0, temperature: float = 0.7, ta
         raise ValueError(f"target must be one of {TARGETS}, got {target!r}")
     gen = torch.Generator().manual_seed(seed)
     dev = next(model.parameters()).device
-    if hasattr(model, "latent_shapes"):
+    if model.family == "glow":
         eps = [temperature * deviant((n, *s), kind, gen).to(dev) for s in model.latent_shapes]
         return model.decode(eps).clamp(-1, 1)
     z = deviant((n, model.num_ws, model.z_dim), kind if target != "noise" else "gaussian", gen).to(dev)

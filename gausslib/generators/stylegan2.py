@@ -322,7 +322,13 @@ class GeneratorAPI(nn.Module):
     shared by all inputs); ``noise``: list of ``len(noise_shapes)`` maps ``[B or 1, *noise_shapes[i]]``,
     ``None`` draws fresh N(0, 1) maps. Subclasses set ``cfg``, ``mapping``, ``synthesis``, ``w_avg``,
     ``z_dim``, ``num_ws`` and ``noise_shapes``.
+
+    The generator interface shared with Glow: ``family = "stylegan2"``, ``temperature = 1`` (styles
+    and noise maps are drawn from N(0, 1)), ``resolution`` and :meth:`sample`.
     """
+
+    family = "stylegan2"
+    temperature = 1.0
 
     @property
     def resolution(self) -> int:
@@ -333,6 +339,14 @@ class GeneratorAPI(nn.Module):
         dev = self.w_avg.device
         src = generator.device if generator is not None else dev  # a CPU generator also seeds CUDA models
         return [torch.randn(batch, *s, generator=generator, device=src).to(dev) for s in self.noise_shapes]
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Returns ``n`` images ``[n, C, R, R]``: one z ``[n, z_dim]`` shared by all inputs (drawn in float64,
+        then cast to the model's dtype), then fresh noise maps, both from ``generator``."""
+        dtype, dev = self.w_avg.dtype, self.w_avg.device
+        src = generator.device if generator is not None else dev
+        z = torch.randn(n, self.z_dim, generator=generator, device=src, dtype=torch.float64).to(dev, dtype)
+        return self(z, [t.to(dtype) for t in self.make_noise(n, generator)])
 
     def map_z_plus(self, z_plus: torch.Tensor, truncation_psi: float = 1.0,
                    truncation_cutoff: int | None = None) -> torch.Tensor:

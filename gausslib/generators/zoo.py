@@ -38,6 +38,8 @@ import torch
 from torch import nn
 from torch.torch_version import TorchVersion
 
+from gausslib.files import atomic_write
+
 ENV_VAR = "GAUSSLIB_WEIGHTS"
 _PACKAGE = Path(__file__).resolve().parents[1]
 CHECKSUMS = "checksums.json"
@@ -244,23 +246,21 @@ def export(src: Path, name: str, weights_dir: Path | None = None) -> Path:
     slim = {k: payload[k] for k in PAYLOAD_KEYS}
     log = Path(src).parent / "log.jsonl"
     if log.exists():
-        from gausslib.train import plot_log
+        from gausslib.viz import plot_log
 
         rows = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
         slim["meta"] = {**slim["meta"], "log_tail": [r for r in rows if "step" in r][-3:]}
         plot_log(rows, weights_dir / f"{name}-losses.png")
     slim["state_dict"] = {k: v.float() if v.is_floating_point() else v for k, v in slim["state_dict"].items()}
-    tmp = dst.with_suffix(".pt.tmp")
-    torch.save(slim, tmp)
     table = checksums(weights_dir)
-    # Another name sharing this file (an alias) must not silently change model: only a bit-identical
-    # re-export may replace it.
-    others = sorted(n for n, e in table.items() if e["file"] == dst.name and n != name)
-    if others and sha256(tmp) != table[others[0]]["sha256"]:
-        tmp.unlink()
-        raise ValueError(f"{dst} holds the weights of {others}: exporting other weights as {name!r} would "
-                         "replace them; point those names at another file in checksums.json first")
-    os.replace(tmp, dst)
+    with atomic_write(dst) as tmp:
+        torch.save(slim, tmp)
+        # Another name sharing this file (an alias) must not silently change model: only a bit-identical
+        # re-export may replace it.
+        others = sorted(n for n, e in table.items() if e["file"] == dst.name and n != name)
+        if others and sha256(tmp) != table[others[0]]["sha256"]:
+            raise ValueError(f"{dst} holds the weights of {others}: exporting other weights as {name!r} would "
+                             "replace them; point those names at another file in checksums.json first")
     table[name] = {"file": dst.name, "sha256": sha256(dst)}
     (weights_dir / CHECKSUMS).write_text(json.dumps(table, indent=2, sort_keys=True) + "\n")
     print(f"exported {src} -> {dst} (sha256 {table[name]['sha256']})")

@@ -1,5 +1,9 @@
 """The paper's Gaussianization layers: pure functions on patch matrices ``X: [B, n, d]`` + modules.
 
+The layer protocol (``gausslib.layers.steps``): every step maps ``X`` to ``(Y, params)`` with a
+named tuple of its per-item parameters; :class:`GaussianizationLayers` chains steps, by preset
+name (``PRESETS``) or as a list.
+
 Every parameter (``W``, ``λ``, ``μ``, ``σ``, ``δ``) is solved per batch item on the input's
 device and dtype (float16/bfloat16 input in float32, the outputs cast back), with exact gradients
 and no host synchronisation. An empty batch gives empty outputs.
@@ -8,8 +12,9 @@ from ..patches import patchify, unpatchify
 from .ica import fastica
 from .lambert import lambert_gaussianize, lambert_transform, lambert_w_delta, lambertw
 from .orthogonal import OrthogonalReparam, cayley
-from .stack import GaussianizationLayers
-from .standardize import spherical, standardize
+from .stack import ABLATION, PRESETS, GaussianizationLayers, preset_flags
+from .standardize import moments, spherical, standardize
+from .steps import ICA, STEPS, Lambert, Standardize, Step, Whiten, YeoJohnson
 from .whiten import inv_sqrtm, iterative_whiten, symmetric_decorrelation, zca_whiten
 from .yeojohnson import fit_yeo_johnson, yeo_johnson, yeo_johnson_transform
 
@@ -17,5 +22,6 @@ __all__ = [
     "patchify", "unpatchify", "zca_whiten", "iterative_whiten", "symmetric_decorrelation", "inv_sqrtm",
     "fastica", "yeo_johnson", "fit_yeo_johnson", "yeo_johnson_transform", "lambertw", "lambert_w_delta",
     "lambert_transform", "lambert_gaussianize", "standardize", "spherical", "GaussianizationLayers",
-    "OrthogonalReparam", "cayley",
+    "OrthogonalReparam", "cayley", "moments", "PRESETS", "ABLATION", "preset_flags", "STEPS", "Step", "Whiten",
+    "ICA", "YeoJohnson", "Lambert", "Standardize",
 ]

@@ -33,7 +33,8 @@ def _cast(out, dtype: torch.dtype):
     if isinstance(out, torch.Tensor):
         return out.to(dtype)
     if isinstance(out, tuple):
-        return tuple(_cast(o, dtype) for o in out)
+        items = [_cast(o, dtype) for o in out]
+        return type(out)(*items) if hasattr(out, "_fields") else tuple(items)  # named tuples keep their type
     return out
 
 

@@ -6,7 +6,7 @@ import torch
 from ._ops import per_item
 from ._validate import float32_for_half
 
-__all__ = ["standardize", "spherical"]
+__all__ = ["standardize", "moments", "spherical"]
 
 
 def _flat(X: torch.Tensor, name: str = "X") -> torch.Tensor:
@@ -16,13 +16,21 @@ def _flat(X: torch.Tensor, name: str = "X") -> torch.Tensor:
     return X.flatten(1)
 
 
+def moments(X: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return ``(mean, std)``, each ``[B]``, over all entries of each item of ``X: [B, ...]`` (std unbiased)."""
+    x = _flat(X)
+    if not x.shape[0]:                              # torch's std warns about degrees of freedom on B = 0
+        return x.new_zeros(0), x.new_zeros(0)
+    return x.mean(-1), x.std(-1)
+
+
 @float32_for_half
 def standardize(X: torch.Tensor, temperature: float = 1.0, eps: float = 1e-6) -> torch.Tensor:
     """Return ``T · (X − mean X)/(std X + eps)``, shaped like ``X: [B, ...]`` (std unbiased)."""
-    x = _flat(X)
-    if not x.shape[0]:                              # torch's std warns about degrees of freedom on B = 0
+    mean, std = moments(X)
+    if not X.shape[0]:
         return temperature * X
-    return temperature * (X - per_item(x.mean(-1), X)) / (per_item(x.std(-1), X) + eps)
+    return temperature * (X - per_item(mean, X)) / (per_item(std, X) + eps)
 
 
 @float32_for_half
