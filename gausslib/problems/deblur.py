@@ -11,7 +11,7 @@ from gausslib.invert import Problem
 from gausslib.problems.common import noise_per_image
 
 NAME = "deblur"
-DEFAULT_GENERATOR = "glow-phantom64"
+DEFAULT_GENERATOR = "glow-phantom64-smooth"  # the committed results; studies v2 (issue 16) move to the v2 models
 TV_GRID = [0.03, 0.1, 0.3]
 
 

@@ -12,7 +12,7 @@ from gausslib.invert import Problem, squared_error
 from gausslib.problems.common import noise_per_image
 
 NAME = "eikonal"
-DEFAULT_GENERATOR = "stylegan2-phantom64"
+DEFAULT_GENERATOR = "stylegan2-phantom64-smooth"  # the committed results; studies v2 (issue 16) move to the v2 models
 TV_GRID = [0.3, 1.0, 3.0, 10.0]
 
 

@@ -12,7 +12,7 @@ from gausslib.invert import Problem
 from gausslib.problems.common import noise_per_image, number
 
 NAME = "mri"
-DEFAULT_GENERATOR = "stylegan2-phantom64"
+DEFAULT_GENERATOR = "stylegan2-phantom64-smooth"  # the committed results; studies v2 (issue 16) move to the v2 models
 TV_GRID = [0.003, 0.01, 0.03, 0.1]
 MASKS = Path(__file__).resolve().parents[2] / "data" / "masks"  # shipped masks (source checkout)
 
