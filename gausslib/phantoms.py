@@ -316,9 +316,6 @@ def _texture(p: dict[str, torch.Tensor], gx: torch.Tensor, gy: torch.Tensor) -> 
 def figure(kinds: tuple[str, ...] = ("smooth", "textured"), n: int = 6, size: int = 64, seed: int = 1, path=None):
     """Returns ``(fig, axes)``: per kind, a row of ``n`` phantoms and a row of their centre crops (half the
     field of view, shown enlarged: the fine structure); written to ``path`` when given."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
     for kind in kinds:

@@ -175,9 +175,6 @@ def save_grid(images, path, nrow: int = 8) -> None:
 
 def plot_log(rows: list[dict], path) -> None:
     """Writes a PNG of every numeric loss column of a training log (``log.jsonl`` rows) against kimg."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
     keys = [k for k in ("loss_G", "loss_D", "r1", "bpd", "heldout_bpd") if any(k in r for r in rows)]

@@ -101,9 +101,6 @@ def noise_redraw_psnr(G, n: int = 256, seed: int = 0, batch: int = 64) -> dict:
 def noise_redraw_figure(G, path=None, n: int = 4, seed: int = 0):
     """Returns ``(fig, axes)``: ``n`` columns of one z+ rendered with two noise draws and their difference
     (rows: draw 1, draw 2, |difference| ×5); written to ``path`` when given."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
     gen = torch.Generator().manual_seed(seed)

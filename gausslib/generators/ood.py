@@ -94,9 +94,6 @@ def scores(model, real: torch.Tensor, target: str = "all", seed: int = 0, batch:
 def figure(models: dict, path, n: int = 3, seed: int = 0, target: str = "all") -> None:
     """Writes a PNG: for each model (rows of ``n`` samples), one column per latent kind (``target``: which
     StyleGAN2 latents deviate, see :func:`render`)."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
     rows = [(name, i) for name in models for i in range(n)]

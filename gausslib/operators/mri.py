@@ -210,9 +210,6 @@ def write_book_masks(folder: str = "data/masks") -> list[str]:
     """
     from pathlib import Path
 
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     out = Path(folder)
