@@ -28,7 +28,7 @@ def test_packaged_packages_are_the_source_tree():
 
 
 @pytest.mark.slow
-def test_non_editable_install_loads_the_shipped_generators(tmp_path):
+def test_non_editable_install_loads_the_shipped_generators_and_runs_a_study(tmp_path):
     src, site, elsewhere = tmp_path / "src", tmp_path / "site", tmp_path / "elsewhere"
     for rel in BUILD_INPUTS:
         if (ROOT / rel).is_dir():
@@ -57,6 +57,14 @@ def test_non_editable_install_loads_the_shipped_generators(tmp_path):
     run = subprocess.run([sys.executable, "-c", script], cwd=elsewhere, env=env, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     assert run.stdout.split() == ["stylegan2-phantom64-smooth", "64", "glow-phantom64", "64"]
+    # A one-image quick study from outside the repository writes its records to ./results, never into
+    # site-packages.
+    study = subprocess.run([sys.executable, "-m", "gausslib.study", "deblur", "--methods", "spherical", "--images", "1",
+                            "--restarts", "1", "--iters", "2", "--adam-iters", "2", "--tv-iters", "2", "--no-progress"],
+                           cwd=elsewhere, env=env, capture_output=True, text=True)
+    assert study.returncode == 0, study.stderr
+    records = (elsewhere / "results" / "deblur.jsonl").read_text().splitlines()
+    assert records and all('"spherical"' in r for r in records) and not list(site.rglob("*.jsonl"))
 
 
 def export_tiny(folder: Path, name: str = "tiny-sg") -> Generator:
