@@ -275,3 +275,16 @@ def test_figures_have_alt_text(path):
         if any("image/png" in out.get("data", {}) for out in cell.outputs):
             alt = cell.metadata.get("mystnb", {}).get("image", {}).get("alt", "")
             assert len(alt) > 30, f"{path.name}: describe the figure in the cell's mystnb.image.alt:\n{cell.source[:120]}"
+
+
+def test_repository_address_is_defined_once():
+    """[project.urls] Repository is the address of the notebooks' Colab install, the book's launch buttons
+    and the README's install line."""
+    import tomllib
+
+    url = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["urls"]["Repository"]
+    assert yaml.safe_load((ROOT / "book" / "_config.yml").read_text())["repository"]["url"] == url
+    assert f"git+{url}" in (ROOT / "README.md").read_text()
+    for path in NOTEBOOKS:
+        first = code_cells(nbformat.read(path, as_version=4))[0].source
+        assert f'%pip install -q "gausslib @ git+{url}"' in first, path.name
