@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +25,12 @@ class Setting:
     accel: float = 8
     snr_db: float | None = 20
     targets: str = "generator"
+
+    def __post_init__(self):
+        if not (math.isfinite(self.accel) and self.accel >= 1):
+            raise ValueError(f"accel must be a finite factor ≥ 1, got {self.accel!r}")
+        if self.snr_db is not None and not math.isfinite(self.snr_db):
+            raise ValueError(f"snr_db must be finite (None or 'inf': noise-free), got {self.snr_db!r}")
 
 
 def mask(size: int, accel: float) -> torch.Tensor:
