@@ -7,12 +7,22 @@ wall time) and ``summary.csv``. Every finished image appends one record per rest
 
     {"problem": "mri"|"deblur"|"eikonal"|…, "setting": {...}, "method": "glayers"|..., "variant": {...},
      "image": int, "restart": int|"best", "psnr": float, "ssim": float, "lpips": float|null,
-     "seconds": float, "iters": int}
+     "seconds": float, "iters": int, "budget": {"protocol": int, ...}}
 
 ("iters": the iterations the restart actually ran — L-BFGS stops an item early when it has
 converged or its line search fails; for "best", those of the best-PSNR restart. "seconds": the
-image's wall time, all its restarts together.) A cell is ``(problem, setting, method, variant,
-image)``; a study skips the cells that already have their "best" record (:func:`done`).
+image's wall time, all its restarts together. "budget": every run setting that changes a result
+besides the setting and the variant — the protocol version, iterations, restarts, seed, patch
+sizes…; records written before budgets were recorded have none and read as :data:`LEGACY`, the
+protocol-1 budget that ``runs.jsonl`` states.) A cell is ``(problem, setting, method, variant,
+image, budget)``; a study skips the cells that already have their "best" record (:func:`done`),
+so a rerun with another budget or protocol runs anew and never mixes with older records.
+
+A restart whose PSNR or SSIM is not finite (a diverged run) is recorded with null metrics and
+``"failed"``; an image without a finite restart gets no "best" record: it is a failure, never
+done (the caller logs it). Files are written by one process at a time (:func:`writer_lock`);
+reading drops duplicate records (the last copy of a cell's restart wins), and a partial last
+line left by a killed writer is set aside by :func:`repair` before the next append.
 
 ``RESULTS`` is the default root: ``data/results`` of the source checkout the package runs
 from (the book reads the committed results there), else ``./results`` of the working directory
@@ -23,13 +33,20 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
+import socket
 import statistics
+import warnings
 from pathlib import Path
 
 import torch
 
-__all__ = ["RESULTS", "default_root", "result_files", "key", "read_records", "make_records", "append_records",
+__all__ = ["RESULTS", "PROTOCOL", "LEGACY", "default_root", "result_files", "key", "record_key", "read_records",
+           "read_all", "make_records", "failed_images", "append_records", "repair", "writer_lock", "LockHeld",
            "done", "log_run", "check_same_generator", "summary_rows", "summarize"]
+
+PROTOCOL = 2  # the protocol of new records (docs: gausslib/README.md, "Study protocols")
+LEGACY = {"protocol": 1}  # the budget of records that have none: protocol 1, budget in runs.jsonl
 
 RUNS = "runs.jsonl"
 METHOD_ORDER = ("tv", "raw", "spherical", "csgmw", "noisereg", "orthogonal", "glayers")  # the paper's columns
@@ -51,23 +68,57 @@ def result_files(root: Path = RESULTS) -> list[Path]:
     return sorted(p for p in Path(root).glob("*.jsonl") if p.name != RUNS)
 
 
-def key(problem: str, setting: dict, method: str, variant: dict, image: int) -> str:
+def key(problem: str, setting: dict, method: str, variant: dict, image: int, budget: dict = LEGACY) -> str:
     """Return the cell key of a record (JSON with sorted keys: independent of dict order)."""
-    return json.dumps([problem, setting, method, variant, image], sort_keys=True)
+    return json.dumps([problem, setting, method, variant, image, budget], sort_keys=True)
+
+
+def record_key(r: dict) -> str:
+    """Return the cell key of record ``r`` (a record without a budget is a protocol-1 one)."""
+    return key(r["problem"], r["setting"], r["method"], r["variant"], r["image"], r.get("budget", LEGACY))
+
+
+def _parse_lines(path: Path) -> list[dict]:
+    text = path.read_text()
+    lines = text.split("\n")
+    unterminated = lines.pop()  # "" when the file ends with a newline
+    out = []
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path}:{n}: not a JSON record ({exc.msg}); a record glued to a partial one? "
+                             f"fix or delete that line") from None
+    if unterminated.strip():
+        warnings.warn(f"{path}:{len(lines) + 1}: partial last line ignored (a writer was stopped mid-write; "
+                      f"the next run sets it aside)", stacklevel=3)
+    return out
+
+
+def _dedupe(records: list[dict]) -> list[dict]:
+    """Return ``records`` with one record per (cell, restart): the last copy, in first-seen order."""
+    last = {}
+    for n, r in enumerate(records):
+        is_record = all(k in r for k in ("problem", "setting", "method", "variant", "image"))
+        last[(record_key(r), str(r.get("restart"))) if is_record else n] = r  # run-log lines stay as they are
+    return list(last.values())
 
 
 def read_records(path: Path) -> list[dict]:
-    """Return the records of a JSON-lines file (an unfinished last line is ignored)."""
+    """Return the records of a JSON-lines file, duplicates dropped (the last copy wins).
+
+    A partial last line (a writer stopped mid-write) is ignored with a warning; any other line that
+    is not JSON raises ValueError naming its line number.
+    """
     path = Path(path)
-    if not path.exists():
-        return []
-    out = []
-    for line in path.read_text().splitlines():
-        try:
-            out.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return out
+    return _dedupe(_parse_lines(path)) if path.exists() else []
+
+
+def read_all(paths: list[Path]) -> list[dict]:
+    """Return the records of all ``paths`` (e.g. the files of several shards), duplicates dropped."""
+    return _dedupe([r for p in paths for r in read_records(p)])
 
 
 def _finite(v) -> float | None:
@@ -75,45 +126,160 @@ def _finite(v) -> float | None:
     return v if math.isfinite(v) else None
 
 
+def _restart_ok(res, k: int, r: int) -> bool:
+    return math.isfinite(float(res.metrics["psnr"][k, r])) and math.isfinite(float(res.metrics["ssim"][k, r]))
+
+
+def failed_images(ids: list[int], res) -> list[int]:
+    """Return the images of ``ids`` without a restart of finite PSNR and SSIM (no "best" record)."""
+    return [i for k, i in enumerate(ids) if not any(_restart_ok(res, k, r) for r in range(res.images.shape[1]))]
+
+
 def make_records(problem: str, setting: dict, method: str, variant: dict, ids: list[int], res,
-                 lpips_values: torch.Tensor) -> list[dict]:
+                 lpips_values: torch.Tensor, budget: dict) -> list[dict]:
     """Return the records (every restart, then "best") of a finished batch of images ``ids``.
 
     res: the :class:`gausslib.invert.InversionResult` (metrics ``[N, R]``); lpips_values: ``[N, R]``
-    (NaN where LPIPS is unavailable: recorded as null).
+    (NaN where LPIPS is unavailable: recorded as null); budget: the run settings of the cell (with
+    ``"protocol"``). A restart with a non-finite PSNR or SSIM gets null metrics and ``"failed"``;
+    "best" is taken over the others, and an image of :func:`failed_images` gets no record at all.
     """
     out = []
     R = res.images.shape[1]
     seconds = res.seconds / len(ids)
     for k, image in enumerate(ids):
+        ok = [r for r in range(R) if _restart_ok(res, k, r)]
+        if not ok:
+            continue
         base = {"problem": problem, "setting": setting, "method": method, "variant": variant, "image": image}
         for r in range(R):
-            out.append({**base, "restart": r, "psnr": float(res.metrics["psnr"][k, r]),
-                        "ssim": float(res.metrics["ssim"][k, r]), "lpips": _finite(lpips_values[k, r]),
-                        "seconds": seconds, "iters": int(res.steps[k, r])})
-        best_lpips = lpips_values[k].nan_to_num(math.inf).amin()
-        out.append({**base, "restart": "best", "psnr": float(res.metrics["psnr"][k].amax()),
-                    "ssim": float(res.metrics["ssim"][k].amax()), "lpips": _finite(best_lpips),
-                    "seconds": seconds, "iters": int(res.steps[k, res.best_restart["psnr"][k]])})
+            metrics = ({"psnr": float(res.metrics["psnr"][k, r]), "ssim": float(res.metrics["ssim"][k, r]),
+                        "lpips": _finite(lpips_values[k, r])} if r in ok else
+                       {"psnr": None, "ssim": None, "lpips": None, "failed": "non-finite metrics"})
+            out.append({**base, "restart": r, **metrics, "seconds": seconds, "iters": int(res.steps[k, r]),
+                        "budget": budget})
+        psnr = [float(res.metrics["psnr"][k, r]) for r in ok]
+        ssim = [float(res.metrics["ssim"][k, r]) for r in ok]
+        lpips = [v for v in (_finite(lpips_values[k, r]) for r in ok) if v is not None]
+        best = ok[max(range(len(ok)), key=psnr.__getitem__)]
+        out.append({**base, "restart": "best", "psnr": max(psnr), "ssim": max(ssim),
+                    "lpips": min(lpips) if lpips else None, "seconds": seconds,
+                    "iters": int(res.steps[k, best]), "budget": budget})
     return out
 
 
+def repair(path: Path) -> str | None:
+    """Set aside a partial last line of ``path`` (a writer stopped mid-write) so that the next
+    record does not get glued to it; return a note naming its line number, or None.
+
+    A complete JSON record that only lost its newline gets the newline back; anything else is moved
+    to ``<path>.partial`` (appended) and cut from the file. Call it holding :func:`writer_lock`.
+    """
+    path = Path(path)
+    if not path.exists():
+        return None
+    data = path.read_bytes()
+    if not data or data.endswith(b"\n"):
+        return None
+    cut = data.rfind(b"\n") + 1
+    tail, line_no = data[cut:], data.count(b"\n") + 1
+    try:
+        json.loads(tail)
+    except ValueError:
+        with Path(f"{path}.partial").open("ab") as f:
+            f.write(tail + b"\n")
+        with path.open("rb+") as f:
+            f.truncate(cut)
+        return f"{path}:{line_no}: partial last line ({len(tail)} bytes) moved to {path}.partial"
+    with path.open("ab") as f:
+        f.write(b"\n")
+    return f"{path}:{line_no}: last record had lost its newline; restored"
+
+
 def append_records(path: Path, records: list[dict]) -> None:
-    """Append ``records`` to the JSON-lines file ``path`` in one write."""
+    """Append ``records`` to the JSON-lines file ``path`` in one write (a partial last line is set
+    aside first, see :func:`repair`). Raises ValueError on a non-finite number: JSON has no NaN."""
+    note = repair(path)
+    if note:
+        warnings.warn(note, stacklevel=2)
+    text = "".join(json.dumps(r, allow_nan=False) + "\n" for r in records)
     with Path(path).open("a") as f:
-        f.write("".join(json.dumps(r) + "\n" for r in records))
+        f.write(text)
 
 
-def done(path: Path) -> set[str]:
-    """Return the keys of the cells of ``path`` that have their "best" record."""
-    return {key(r["problem"], r["setting"], r["method"], r["variant"], r["image"])
-            for r in read_records(path) if r.get("restart") == "best"}
+class LockHeld(RuntimeError):
+    """Another process is writing the results file."""
+
+
+class writer_lock:
+    """Context manager: hold ``<path>.lock`` (created exclusively) while writing ``path``.
+
+    Raises :class:`LockHeld` naming the holder (host, pid, start) when another live process holds
+    it. A lock left by a process of this host that no longer exists is taken over.
+    """
+
+    def __init__(self, path: Path):
+        self.lock = Path(f"{path}.lock")
+
+    def __enter__(self):
+        self.lock.parent.mkdir(parents=True, exist_ok=True)
+        me = {"host": socket.gethostname(), "pid": os.getpid()}
+        for _ in range(2):
+            try:
+                fd = os.open(self.lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            except FileExistsError:
+                try:
+                    holder = json.loads(self.lock.read_text() or "{}")
+                except (OSError, ValueError):
+                    holder = {}
+                if holder.get("host") == me["host"] and isinstance(holder.get("pid"), int) \
+                        and not _alive(holder["pid"]):
+                    self.lock.unlink(missing_ok=True)  # its writer died: the lock is stale
+                    continue
+                raise LockHeld(f"{self.lock} is held by {holder or 'another process'}: one writer per results "
+                               f"file — use --shard or another --out, or delete the lock if that run is "
+                               f"dead") from None
+            with os.fdopen(fd, "w") as f:
+                json.dump(me, f)
+            return self
+        raise LockHeld(f"{self.lock}: could not take the lock")
+
+    def __exit__(self, *exc):
+        self.lock.unlink(missing_ok=True)
+        return False
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def done(paths: Path | list[Path]) -> set[str]:
+    """Return the keys of the cells of ``paths`` (one file or several) that have their "best" record."""
+    paths = [paths] if isinstance(paths, (str, Path)) else paths
+    return {record_key(r) for r in read_all([Path(p) for p in paths]) if r.get("restart") == "best"}
 
 
 def log_run(out: Path, entry: dict) -> None:
     """Append ``entry`` (tagged with the results file's name) to the run log beside ``out``."""
     with (Path(out).parent / RUNS).open("a") as f:
-        f.write(json.dumps({"out": Path(out).name, **entry}) + "\n")
+        f.write(json.dumps(_json_safe({"out": Path(out).name, **entry}), allow_nan=False) + "\n")
+
+
+def _json_safe(v):
+    """Return ``v`` with non-finite floats as strings ("nan", "inf"): JSON has no NaN."""
+    if isinstance(v, float) and not math.isfinite(v):
+        return str(v)
+    if isinstance(v, dict):
+        return {k: _json_safe(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_json_safe(x) for x in v]
+    return v
 
 
 def check_same_generator(out: Path, sha: str) -> None:
@@ -136,53 +302,70 @@ def _stat(recs: list[dict], name: str) -> tuple[float, float]:
 
 
 def summary_rows(paths: list[Path]) -> list[dict]:
-    """Return one row per (problem, setting, method, variant) of the records in ``paths``: n images
-    and mean ± std of the best-of-restarts PSNR / SSIM (LPIPS mean, seconds per image), in the
-    paper's column order. ``setting`` and ``variant`` are JSON strings (sorted keys)."""
+    """Return one row per (problem, setting, method, variant, budget) of the records in ``paths``
+    (several files, e.g. shards, are merged and deduplicated): n images and mean ± std of the
+    best-of-restarts PSNR / SSIM (LPIPS mean, seconds per image), in the paper's column order.
+    ``setting``, ``variant`` and ``budget`` are JSON strings (sorted keys)."""
     groups: dict[tuple, list[dict]] = {}
-    for path in paths:
-        for r in read_records(path):
-            if r.get("restart") != "best":
-                continue
-            k = (r["problem"], json.dumps(r["setting"], sort_keys=True), r["method"],
-                 json.dumps(r["variant"], sort_keys=True))
-            groups.setdefault(k, []).append(r)
+    for r in read_all(paths):
+        if r.get("restart") != "best":
+            continue
+        k = (r["problem"], json.dumps(r["setting"], sort_keys=True), r["method"],
+             json.dumps(r["variant"], sort_keys=True), json.dumps(r.get("budget", LEGACY), sort_keys=True))
+        groups.setdefault(k, []).append(r)
 
     def order(item):
-        (problem, setting, method, variant), _ = item
-        return problem, setting, METHOD_ORDER.index(method) if method in METHOD_ORDER else 99, variant
+        (problem, setting, method, variant, budget), _ = item
+        return (problem, setting, METHOD_ORDER.index(method) if method in METHOD_ORDER else 99, variant,
+                json.loads(budget)["protocol"], budget)
 
     rows = []
-    for (problem, setting, method, variant), recs in sorted(groups.items(), key=order):
+    for (problem, setting, method, variant, budget), recs in sorted(groups.items(), key=order):
         (p, ps), (s, ss), (lp, _) = _stat(recs, "psnr"), _stat(recs, "ssim"), _stat(recs, "lpips")
         rows.append({"problem": problem, "setting": setting, "method": method, "variant": variant,
                      "n": len({r["image"] for r in recs}), "psnr_mean": p, "psnr_std": ps,
                      "ssim_mean": s, "ssim_std": ss, "lpips_mean": lp,
-                     "seconds_mean": statistics.fmean(r["seconds"] for r in recs)})
+                     "seconds_mean": statistics.fmean(r["seconds"] for r in recs), "budget": budget})
     return rows
+
+
+def _legacy_only(rows: list[dict]) -> bool:
+    """True when every row is of protocol-1 records: their tables keep the columns they always had."""
+    legacy = json.dumps(LEGACY, sort_keys=True)
+    return all(r["budget"] == legacy for r in rows)
 
 
 def _write_csv(rows: list[dict], path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
+    if _legacy_only(rows):
+        rows = [{k: v for k, v in r.items() if k != "budget"} for r in rows]
     with path.open("w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(rows[0]))
         w.writeheader()
         w.writerows(rows)
 
 
+def _budget_text(budget: str) -> str:
+    return ", ".join(f"{k}={v}" for k, v in json.loads(budget).items())
+
+
 def summarize(paths: list[Path], csv_path: Path | None = None) -> str:
     """Return Markdown tables (mean ± std of the best-of-restarts PSNR / SSIM per method and
-    setting, n images) of the records in ``paths``, and write them as CSV to ``csv_path``."""
+    setting, n images) of the records in ``paths``, and write them as CSV to ``csv_path``. Tables
+    of protocol-2 records have a budget column (protocol-1 ones read as before)."""
     rows = summary_rows(paths)
     if csv_path is not None and rows:
         _write_csv(rows, Path(csv_path))
     lines = []
     for (problem, setting) in dict.fromkeys((r["problem"], r["setting"]) for r in rows):
+        group = [r for r in rows if (r["problem"], r["setting"]) == (problem, setting)]
+        extra = not _legacy_only(group)
         lines += ["", f"### {problem} — {', '.join(f'{k} = {v}' for k, v in json.loads(setting).items())}", "",
-                  "| method | variant | n | PSNR (dB) | SSIM | s / image |", "|---|---|---|---|---|---|"]
-        for r in rows:
-            if (r["problem"], r["setting"]) == (problem, setting):
-                variant = ", ".join(f"{k}={v}" for k, v in json.loads(r["variant"]).items())
-                lines.append(f"| {r['method']} | {variant} | {r['n']} | {r['psnr_mean']:.2f} ± {r['psnr_std']:.2f}"
-                             f" | {r['ssim_mean']:.3f} ± {r['ssim_std']:.3f} | {r['seconds_mean']:.1f} |")
+                  "| method | variant | n | PSNR (dB) | SSIM | s / image |" + (" budget |" if extra else ""),
+                  "|---|---|---|---|---|---|" + ("---|" if extra else "")]
+        for r in group:
+            variant = ", ".join(f"{k}={v}" for k, v in json.loads(r["variant"]).items())
+            lines.append(f"| {r['method']} | {variant} | {r['n']} | {r['psnr_mean']:.2f} ± {r['psnr_std']:.2f}"
+                         f" | {r['ssim_mean']:.3f} ± {r['ssim_std']:.3f} | {r['seconds_mean']:.1f} |"
+                         + (f" {_budget_text(r['budget'])} |" if extra else ""))
     return "\n".join(lines).lstrip("\n")

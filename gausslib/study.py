@@ -6,6 +6,14 @@ the registry :mod:`gausslib.problems`, the records, their keys and the summaries
 a rerun skips the (setting, method, variant, image) cells that already have their "best" record.
 Each run also appends its command line, machine, generator checksum and wall time to
 ``runs.jsonl`` beside the results (a file made with one generator is never resumed with another).
+Every record carries its budget (protocol version, iterations, restarts, seed, patch sizes; see
+:func:`budget`), part of the cell's key: a rerun with another budget runs anew. One process writes
+a file at a time (a lock); a cell that fails — an exception, or no restart with finite metrics —
+is logged in ``runs.jsonl`` as an error and the run goes on (a rerun retries it).
+
+Scale-out: ``--shard i/N`` runs the i-th of N deterministic parts of the (setting, image) pairs
+into ``<problem>.shard-i-of-N.jsonl``; ``summarize`` merges all files and drops duplicates
+(``--shard rank``: i/N from torchrun's ``RANK``/``WORLD_SIZE``). See gausslib/README.md.
 
 Targets (``--targets``): ``generator`` — drawn from the generator with seeds never used for
 inversion (StyleGAN2: one style vector for all inputs and its own noise; inversion uses z+),
@@ -17,15 +25,19 @@ Examples::
     python -m gausslib.study mri --accel 8 --snr 20 10 --methods tv spherical csgmw noisereg orthogonal glayers --ablation
     python -m gausslib.study deblur --methods spherical orthogonal raw glayers --betas 0 0.01 --layouts P1 P2 --inaccurate
     python -m gausslib.study eikonal --methods tv spherical glayers
+    python -m gausslib.study mri --accel 8 --snr 20 --methods tv glayers --shard 0/3   # one of three parts
     python -m gausslib.study summarize
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import math
+import os
 import shlex
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -41,10 +53,14 @@ from gausslib.results import RESULTS, read_records, summarize, summary_rows  # n
 
 # targets, NOISE_SEED, RESULTS, read_records, summarize, summary_rows, TV_GRID and ABLATION stay importable
 # from here for the notebooks and outside checks written before gausslib.problems and gausslib.results.
-__all__ = ["main", "parser", "METHODS", "settings", "cells", "select_tv_lam", "build_problem"]
+__all__ = ["main", "parser", "METHODS", "settings", "cells", "select_tv_lam", "build_problem", "budget", "shard_of",
+           "shard_path"]
 
 METHODS = ("tv", "raw", "spherical", "orthogonal", "glayers", "csgmw", "noisereg")
 STYLEGAN_ONLY = ("csgmw", "noisereg")
+ADAM_METHODS = ("csgmw", "noisereg")
+NOISEREG_LR = 0.1
+LBFGS_HISTORY = 30  # invert's L-BFGS memory, the authors' (recorded in the budget)
 VALIDATION_IDS = [900, 901, 902]  # targets for tuning only, never in a results table
 TV_GRID = {name: problems.get(name).TV_GRID for name in problems.names()}
 ABLATION = {name: preset_flags(name) for name in _ABLATION_PRESETS}  # Table 2: which layers are on
@@ -52,8 +68,12 @@ ABLATION = {name: preset_flags(name) for name in _ABLATION_PRESETS}  # Table 2: 
 
 def build_problem(problem: str, setting, x: torch.Tensor, ids: list[int]) -> Problem:
     """Return the :class:`Problem` of ``setting`` (a ``Setting`` or a record's dict) on targets
-    ``x: [N, C, H, W]``, noise seeded by image id (:func:`gausslib.problems.build`)."""
-    return problems.build(problem, setting, x, ids)
+    ``x: [N, C, H, W]``, noise seeded by image id (:func:`gausslib.problems.build`), on ``x``'s
+    device (built on the CPU, where the noise is drawn, then moved)."""
+    prob = problems.build(problem, setting, x.cpu(), ids)
+    if x.device.type == "cpu":
+        return prob
+    return dataclasses.replace(prob, operator=prob.operator.to(x.device), y=prob.y.to(x.device), x_true=x)
 
 
 def settings(args) -> list[dict]:
@@ -62,12 +82,36 @@ def settings(args) -> list[dict]:
     return [problems.record(s) for tg in args.targets for s in spec.settings(args, tg)]
 
 
+def budget(args, method: str, is_glow: bool) -> dict:
+    """Return the run settings that change ``method``'s result besides its setting and variant
+    (the record's ``"budget"``, part of its key): protocol, iterations, restarts, seed, patch sizes."""
+    out = {"protocol": results.PROTOCOL}
+    if method == "tv":
+        return {**out, "tv_iters": args.tv_iters}
+    if method in ADAM_METHODS:
+        out.update(adam_iters=args.adam_iters, lr=args.csgmw_lr if method == "csgmw" else NOISEREG_LR)
+    else:
+        out.update(iters=args.iters, lbfgs_history=LBFGS_HISTORY)
+    out.update(restarts=_restarts(args, method), seed=args.seed)
+    if method not in ADAM_METHODS:
+        out.update(dict(glow_psize=args.glow_psize) if is_glow else dict(psize=args.psize,
+                                                                          noise_psize=args.noise_psize))
+    return out
+
+
+def _restarts(args, method: str) -> int:
+    """Best-of-restarts for the latent methods only; the W-space baselines start once (the paper's
+    fixed initialisation)."""
+    return 1 if method in ADAM_METHODS else args.restarts
+
+
 # ----------------------------------------------------------------------------------- methods
 @dataclass
 class Cell:
     method: str
     variant: dict
     run: Callable[[Problem], InversionResult]
+    budget: dict = field(default_factory=dict)  # filled by cells(): see budget()
 
 
 def select_tv_lam(args, G, setting: dict) -> float:
@@ -127,16 +171,20 @@ def cells(args, G, setting: dict) -> list[Cell]:
         elif method == "csgmw":
             rp = baselines.CSGMw(lam=args.csgmw_lam)
             out.append(Cell("csgmw", rp.describe(), lambda prob, rp=rp: invert(
-                prob, G, rp, optimizer="adam", lr=args.csgmw_lr, iters=args.adam_iters, **common)))
+                prob, G, rp, optimizer="adam", lr=args.csgmw_lr, iters=args.adam_iters,
+                **{**common, "restarts": _restarts(args, "csgmw")})))
         elif method == "noisereg":
             rp = baselines.NoiseReg()
             out.append(Cell("noisereg", rp.describe(), lambda prob, rp=rp: invert(
-                prob, G, rp, optimizer="adam", lr=0.1, iters=args.adam_iters, **common)))
+                prob, G, rp, optimizer="adam", lr=NOISEREG_LR, iters=args.adam_iters,
+                **{**common, "restarts": _restarts(args, "noisereg")})))
         else:
             raise ValueError(f"methods: unknown method {method!r}; expected some of {METHODS}")
     if args.dtype != "float32":  # results in another precision are other cells
         for cell in out:
             cell.variant["dtype"] = args.dtype
+    for cell in out:
+        cell.budget = budget(args, cell.method, is_glow)
     return out
 
 
@@ -152,56 +200,121 @@ def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
+def shard_of(spec: str) -> tuple[int, int]:
+    """Return ``(i, N)`` of a ``--shard`` value: ``"i/N"`` (0 ≤ i < N) or ``"rank"`` (torchrun's
+    ``RANK``/``WORLD_SIZE``, else SLURM's ``SLURM_ARRAY_TASK_ID``/``SLURM_ARRAY_TASK_COUNT``)."""
+    if spec == "rank":
+        for i_name, n_name in (("RANK", "WORLD_SIZE"), ("SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_COUNT")):
+            if i_name in os.environ and n_name in os.environ:
+                spec = f"{os.environ[i_name]}/{os.environ[n_name]}"
+                break
+        else:
+            raise ValueError("shard: 'rank' needs RANK and WORLD_SIZE (torchrun) or SLURM_ARRAY_TASK_ID and "
+                             "SLURM_ARRAY_TASK_COUNT in the environment")
+    try:
+        i, n = (int(v) for v in spec.split("/"))
+    except ValueError:
+        raise ValueError(f"shard must be 'i/N' or 'rank', got {spec!r}") from None
+    if not 0 <= i < n:
+        raise ValueError(f"shard: need 0 ≤ i < N, got {spec!r}")
+    return i, n
+
+
+def shard_path(out: Path, i: int, n: int) -> Path:
+    """Return shard i of N's file beside ``out``: ``<stem>.shard-i-of-N.jsonl``."""
+    return out.with_name(f"{out.stem}.shard-{i}-of-{n}{out.suffix}")
+
+
+def _siblings(out: Path) -> list[Path]:
+    """Return ``out`` and the shard files of the same stem (any N): the cells done anywhere."""
+    base = out.with_name(out.name.split(".shard-")[0] + out.suffix) if ".shard-" in out.name else out
+    return [base, *sorted(base.parent.glob(f"{base.stem}.shard-*{base.suffix}"))]
+
+
 def run(args) -> None:
-    """Run the protocol of ``args`` (see :func:`main`), appending records to ``args.out``."""
+    """Run the protocol of ``args`` (see :func:`main`), appending records to ``args.out`` (one writer
+    at a time: :class:`gausslib.results.writer_lock`)."""
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with results.writer_lock(out):
+        _run_locked(args, out)
+
+
+def _device(name: str) -> torch.device:
+    """Return the device of ``--device``: "cuda" under torchrun is this rank's GPU (``LOCAL_RANK``)."""
+    if name == "cuda" and "LOCAL_RANK" in os.environ:
+        return torch.device("cuda", int(os.environ["LOCAL_RANK"]))
+    return torch.device(name)
+
+
+def _run_locked(args, out: Path) -> None:
     from gausslib.generators import load
     from gausslib.generators.zoo import resolve, sha256
 
     torch.set_num_threads(args.threads)
-    G = load(args.generator).to(getattr(torch, args.dtype)).requires_grad_(False)
+    G = load(args.generator).to(_device(args.device), getattr(torch, args.dtype)).requires_grad_(False)
     sha = sha256(resolve(args.generator)[0])
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     results.check_same_generator(out, sha)
     command = "python -m gausslib.study " + " ".join(shlex.quote(a) for a in args.argv)
     results.log_run(out, {"event": "start", "command": command, "generator": str(args.generator),
-                          "generator_sha256": sha, "machine": machine(), "threads": args.threads, "time": _now()})
-    done = results.done(out)
+                          "generator_sha256": sha, "machine": machine(), "threads": args.threads,
+                          "device": str(_device(args.device)), "shard": list(args.shard), "time": _now()})
+    note = results.repair(out)
+    if note:
+        print(f"REPAIRED {note}", file=sys.stderr, flush=True)
+        results.log_run(out, {"event": "repair", "note": note, "time": _now()})
+    done = results.done(_siblings(out))
     t_start, n_new = time.time(), 0
     ids_all = list(range(args.first_image, args.first_image + args.images))
     if set(ids_all) & set(VALIDATION_IDS):
         raise ValueError(f"images: ids {sorted(set(ids_all) & set(VALIDATION_IDS))} are reserved for tuning")
-    for setting in settings(args):
-        x_all = targets(G, setting["targets"], ids_all, G.resolution)
+    shard, n_shards = args.shard
+    for s_index, setting in enumerate(settings(args)):
+        # the shard's part: (setting, image) pairs dealt round-robin, the same on every machine
+        ids_mine = [i for j, i in enumerate(ids_all) if (s_index * len(ids_all) + j) % n_shards == shard]
+        if not ids_mine:
+            continue
+        x_all = targets(G, setting["targets"], ids_mine, G.resolution)
         setting_cells = cells(args, G, setting)
         # image-major: every finished image has all methods, so partial tables compare like with like
-        for b in range(0, len(ids_all), args.batch_images):
+        for b in range(0, len(ids_mine), args.batch_images):
             for cell in setting_cells:
-                ids = [i for i in ids_all[b : b + args.batch_images]
-                       if results.key(args.problem, setting, cell.method, cell.variant, i) not in done]
+                ids = [i for i in ids_mine[b : b + args.batch_images]
+                       if results.key(args.problem, setting, cell.method, cell.variant, i, cell.budget) not in done]
                 if ids:
-                    n_new += _run_cell(args, out, setting, cell, ids, x_all[[i - args.first_image for i in ids]])
+                    n_new += _run_cell(args, out, setting, cell, ids, x_all[[ids_mine.index(i) for i in ids]])
     results.log_run(out, {"event": "finish", "command": command, "generator_sha256": sha, "images_run": n_new,
                           "wall_seconds": time.time() - t_start, "time": _now()})
 
 
+def _fail(out: Path, setting: dict, cell: Cell, ids: list[int], error: str) -> None:
+    print(f"FAILED {cell.method} {cell.variant} images {ids}: {error}", file=sys.stderr, flush=True)
+    results.log_run(out, {"event": "error", "setting": setting, "method": cell.method, "variant": cell.variant,
+                          "budget": cell.budget, "images": ids, "error": error[:500], "time": _now()})
+
+
 def _run_cell(args, out: Path, setting: dict, cell: Cell, ids: list[int], x: torch.Tensor) -> int:
     """Invert images ``ids`` (targets ``x: [N, C, H, W]``) with ``cell``, append the records; return
-    how many images were done (0 when the cell failed: no record, so a rerun retries it)."""
-    prob = build_problem(args.problem, setting, x, ids)
+    how many images were done. A cell that raises, or an image without a restart of finite metrics,
+    is logged as an error and gets no "best" record (a rerun retries it); the run goes on."""
     try:
+        prob = build_problem(args.problem, setting, x, ids)
         res = cell.run(prob)
-    except (RuntimeError, torch.linalg.LinAlgError) as exc:  # an unattended run goes on
-        print(f"FAILED {cell.method} {cell.variant} images {ids}: {exc!r}", file=sys.stderr, flush=True)
-        results.log_run(out, {"event": "error", "setting": setting, "method": cell.method,
-                              "variant": cell.variant, "images": ids, "error": repr(exc)[:500]})
+        lpips_values = _lpips(prob, res)
+    except Exception as exc:  # noqa: BLE001 - a diverged cell must not stop an unattended chain
+        _fail(out, setting, cell, ids, repr(exc))
         return 0
-    recs = results.make_records(args.problem, setting, cell.method, cell.variant, ids, res, _lpips(prob, res))
-    results.append_records(out, recs)
+    failed = results.failed_images(ids, res)
+    if failed:
+        _fail(out, setting, cell, failed, "no restart with finite PSNR and SSIM (diverged)")
+    recs = results.make_records(args.problem, setting, cell.method, cell.variant, ids, res, lpips_values,
+                                cell.budget)
+    if recs:
+        results.append_records(out, recs)
     best = [r for r in recs if r["restart"] == "best"]
-    print(f"{args.problem} {setting} {cell.method} {cell.variant} images {ids}: PSNR "
+    print(f"{args.problem} {setting} {cell.method} {cell.variant} images {[r['image'] for r in best]}: PSNR "
           + " ".join(f"{r['psnr']:.2f}" for r in best) + f"  ({res.seconds:.1f} s)", flush=True)
-    return len(ids)
+    return len(best)
 
 
 # ----------------------------------------------------------------------------------------- CLI
@@ -211,7 +324,7 @@ def _add_protocol_arguments(s: argparse.ArgumentParser, spec) -> None:
     s.add_argument("--images", type=int, default=25)
     s.add_argument("--first-image", type=int, default=0, help="first target id")
     s.add_argument("--restarts", type=int, default=3)
-    s.add_argument("--iters", type=int, default=300, help="L-BFGS iterations")
+    s.add_argument("--iters", type=int, default=510, help="L-BFGS iterations at most (the paper's 510)")
     s.add_argument("--adam-iters", type=int, default=1000, help="Adam iterations (CSGM-w, NoiseReg)")
     s.add_argument("--tv-iters", type=int, default=300)
     s.add_argument("--tv-lam", type=float, default=None,
@@ -233,12 +346,16 @@ def _add_protocol_arguments(s: argparse.ArgumentParser, spec) -> None:
     s.add_argument("--seed", type=int, default=0, help="restart r starts from seed + r")
     s.add_argument("--history-every", type=int, default=50)
     s.add_argument("--threads", type=int, default=1)
+    s.add_argument("--device", default="cpu", help="cpu, cuda (under torchrun: the rank's LOCAL_RANK GPU), cuda:1, …")
     s.add_argument("--dtype", choices=["float32", "float64"], default="float32",
                    help="precision of generator, layers and operator (float64: smoother objective)")
     s.add_argument("--results-dir", default=str(RESULTS), help="results root (default: %(default)s)")
     s.add_argument("--out", default=None,
                    help="JSON-lines file (default: <results-dir>/<problem>.jsonl, <results-dir>/quick/ with --quick)")
     s.add_argument("--quick", action="store_true", help="tiny smoke run (2 images, 2 restarts, 5 iterations)")
+    s.add_argument("--shard", default="0/1", metavar="i/N",
+                   help="run part i of N (0-based) into <out stem>.shard-i-of-N.jsonl; 'rank': from torchrun's "
+                        "RANK/WORLD_SIZE or a SLURM array's task id/count")
     s.add_argument("--no-progress", dest="progress", action="store_false")
 
 
@@ -280,11 +397,14 @@ def main(argv: list[str] | None = None) -> None:
         return
     args.argv = argv
     _check(args)
+    args.shard = shard_of(args.shard)
     if args.quick:
         args.images, args.restarts = min(args.images, 2), min(args.restarts, 2)
         args.iters, args.adam_iters, args.tv_iters, args.history_every = 5, 5, 5, 5
     if args.out is None:
         args.out = str(root / ("quick" if args.quick else "") / f"{args.problem}.jsonl")
+    if args.shard[1] > 1:
+        args.out = str(shard_path(Path(args.out), *args.shard))
     run(args)
 
 

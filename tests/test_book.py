@@ -277,14 +277,67 @@ def test_figures_have_alt_text(path):
             assert len(alt) > 30, f"{path.name}: describe the figure in the cell's mystnb.image.alt:\n{cell.source[:120]}"
 
 
-def test_repository_address_is_defined_once():
-    """[project.urls] Repository is the address of the notebooks' Colab install, the book's launch buttons
-    and the README's install line."""
+def _setup_cell(path: Path) -> str:
+    return code_cells(nbformat.read(path, as_version=4))[0].source
+
+
+def _repository() -> str:
     import tomllib
 
-    url = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["urls"]["Repository"]
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["urls"]["Repository"]
+
+
+def test_repository_address_is_defined_once():
+    """[project.urls] Repository is the address of the notebooks' Colab setup cell (one cell, the same in
+    every notebook), the book's launch buttons and the README's install lines."""
+    url = _repository()
     assert yaml.safe_load((ROOT / "book" / "_config.yml").read_text())["repository"]["url"] == url
-    assert f"git+{url}" in (ROOT / "README.md").read_text()
-    for path in NOTEBOOKS:
-        first = code_cells(nbformat.read(path, as_version=4))[0].source
-        assert f'%pip install -q "gausslib @ git+{url}"' in first, path.name
+    readme = (ROOT / "README.md").read_text()
+    assert f"git+{url}" in readme and f"git clone --depth 1 {url}" in readme
+    cells = {_setup_cell(path) for path in NOTEBOOKS}
+    assert len(cells) == 1, "every notebook starts with the same setup cell"
+    assert f"git clone -q --depth 1 {url} " in cells.pop()
+
+
+@pytest.mark.slow
+def test_the_colab_cell_gives_a_checkout_that_works_from_any_directory(tmp_path):
+    """Runs the setup cell as Colab would, against a clone of this repository: its shell line clones (twice:
+    re-running the cell is harmless), its Python lines put the clone first on sys.path. Then, from another
+    working directory, gausslib comes from the clone and finds the weights, the committed results and the
+    masks there. ``%pip`` is left out: the requirements are installed here."""
+    import subprocess
+    import sys
+    import textwrap
+
+    if not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout: nothing to clone")
+    clone = tmp_path / "content" / "gaussianization-book"
+    cell = _setup_cell(NOTEBOOKS[0]).replace(_repository(), ROOT.as_uri())
+    cell = cell.replace("/content/gaussianization-book", str(clone))
+    body = textwrap.dedent(cell.split('in sys.modules:', 1)[1].split("\n", 1)[1]).splitlines()
+    python = ["import sys"]
+    for line in body:
+        if line.startswith("!"):
+            for _ in range(2):
+                subprocess.run(line[1:], shell=True, check=True, cwd=tmp_path)
+        elif not line.startswith("%pip"):
+            python.append(line)
+    assert len(python) == 2 and (clone / "data" / "results").is_dir()
+    checks = f"""
+        import pathlib
+        import gausslib
+        from gausslib import results
+        from gausslib.generators import zoo
+        from gausslib.problems import mri
+        clone = pathlib.Path({str(clone)!r})
+        assert pathlib.Path(gausslib.__file__).is_relative_to(clone), gausslib.__file__
+        assert results.default_root() == clone / "data" / "results"
+        assert results.summary_rows(results.result_files(results.default_root()))
+        assert zoo.resolve("stylegan2-phantom64")[0].is_relative_to(clone)
+        assert mri.MASKS == clone / "data" / "masks" and mri.mask(64, 8).shape == (64, 64)
+    """
+    (tmp_path / "elsewhere").mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "GAUSSLIB_WEIGHTS")}
+    run = subprocess.run([sys.executable, "-c", "\n".join(python) + textwrap.dedent(checks)], cwd=tmp_path / "elsewhere",
+                         env=env, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr

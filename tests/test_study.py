@@ -9,7 +9,8 @@ from gausslib import study
 from gausslib.generators.glow import Glow
 from conftest import tiny_stylegan2
 
-KEYS = {"problem", "setting", "method", "variant", "image", "restart", "psnr", "ssim", "lpips", "seconds", "iters"}
+KEYS = {"problem", "setting", "method", "variant", "image", "restart", "psnr", "ssim", "lpips", "seconds", "iters",
+        "budget"}
 SMALL = ["--psize", "16", "--noise-psize", "4", "--glow-psize", "4", "--no-progress"]
 
 
@@ -36,8 +37,8 @@ def test_mri_quick_records_resume_and_summary(weights, tmp_path, capsys):
             "csgmw", "--accel", "8", "--snr", "10", "inf", "--out", str(out), *SMALL]
     _run(argv)
     recs = [json.loads(line) for line in out.read_text().splitlines()]
-    # 2 settings × 4 methods × 2 images × (2 restarts + best); TV has a single restart
-    assert len(recs) == 2 * 2 * (3 * 3 + 2)
+    # 2 settings × 2 images × (2 restarts + best for the latent methods; TV and CSGM-w start once)
+    assert len(recs) == 2 * 2 * (2 * 3 + 2 * 2)
     assert all(set(r) == KEYS for r in recs)
     assert {r["method"] for r in recs} == {"tv", "spherical", "glayers", "csgmw"}
     assert {json.dumps(r["setting"], sort_keys=True) for r in recs} == {

@@ -4,7 +4,7 @@ A problem module is a spec that the study CLI, the summaries and the notebooks r
 
 ``NAME``, ``DEFAULT_GENERATOR`` (a shipped generator name), ``TV_GRID`` (TV weights tried on the
 validation targets); ``Setting``, a frozen dataclass whose fields, in order, are the record's
-``"setting"`` keys and whose defaults are the paper's (``targets`` last: ``"generator"``,
+``"setting"`` keys (see :func:`record`) and whose defaults are the paper's (``targets`` last: ``"generator"``,
 ``"phantom"`` or ``"ood"``); ``build(setting, x: [N, C, H, W], ids) -> Problem`` with the
 measurement noise of image ``ids[k]`` seeded by its id; ``add_arguments(parser)``, the CLI
 options of its settings; ``settings(args, targets) -> list[Setting]``, the settings they ask for.
@@ -67,8 +67,13 @@ def as_setting(name: str, setting):
 
 
 def record(setting) -> dict:
-    """Return the ``"setting"`` entry of a record: the fields of ``setting`` in declaration order."""
-    return dataclasses.asdict(setting)
+    """Return the ``"setting"`` entry of a record: the fields of ``setting`` in declaration order.
+
+    A field declared with ``metadata={"record": "unless-default"}`` is left out while it holds its default,
+    so that adding an option keeps the records (and resume keys) written before it unchanged.
+    """
+    return {f.name: getattr(setting, f.name) for f in dataclasses.fields(setting)
+            if not (f.metadata.get("record") == "unless-default" and getattr(setting, f.name) == f.default)}
 
 
 def build(name: str, setting, x: torch.Tensor, ids: list[int]) -> Problem:

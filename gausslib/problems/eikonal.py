@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 from dataclasses import dataclass
 from typing import Callable
 
@@ -26,6 +27,10 @@ class Setting:
     extent_m: float = 0.256
     targets: str = "generator"
 
+    def __post_init__(self):
+        if not (math.isfinite(self.noise) and self.noise >= 0):
+            raise ValueError(f"noise must be a finite relative σ ≥ 0, got {self.noise!r}")
+
 
 def scaled_loss(scale: torch.Tensor) -> Callable:
     """Return ``½‖(pred − y)/s‖²`` per item, ``s: [N]`` per image (repeated over restarts)."""
@@ -44,7 +49,8 @@ def build(setting: Setting, x: torch.Tensor, ids: list[int]) -> Problem:
     y = noise_per_image(lambda d, g: ops.add_traveltime_noise(d, setting.noise, g), t, ids)
     # traveltimes are ~1e-4 s: scale the misfit by σ·mean(t) so that optimiser tolerances
     # mean the same as for the other problems (a constant factor: same minimiser)
-    scale = setting.noise * y.flatten(1).mean(1)
+    # (noise-free data: the default σ's scale, never a zero that would divide the misfit)
+    scale = (setting.noise or Setting.noise) * y.flatten(1).mean(1)
     return Problem(op, y, x_true=x, loss=scaled_loss(scale))
 
 
