@@ -8,10 +8,11 @@ import torch
 _LOG2E = 1.0 / math.log(2.0)
 
 
-def fast_exp(x: torch.Tensor) -> torch.Tensor:
-    """Return ``exp(x)`` as ``exp2(x log₂e)``: about 3× faster than ``torch.exp`` on CPU, relative
-    error ≈ ``|x|·eps`` (harmless for the moderate arguments of the Lambert layer)."""
-    return torch.exp2(x * _LOG2E)
+def fast_exp(x: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
+    """Return ``exp(scale · x)`` as ``exp2(x · scale log₂e)``: about 3× faster than ``torch.exp`` on CPU,
+    relative error ≈ ``|x|·eps`` (harmless for the moderate arguments of the Lambert layer). ``scale``
+    folds a factor into the one multiplication (for ``scale = −1``, ``−½`` the same bits as scaling first)."""
+    return torch.exp2(x * (scale * _LOG2E))
 
 
 def mean_dot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

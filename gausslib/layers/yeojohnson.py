@@ -53,10 +53,15 @@ def yeo_johnson_transform(X: torch.Tensor, lam: torch.Tensor) -> torch.Tensor:
     ``2 − λ`` cancels to 0 for tiny λ), and ``expm1(a t)/a`` becomes its series below
     ``|a| < sqrt(eps)``; the branch not taken sees only finite arguments.
     """
-    p, s, t, _ = _prepare(X)
-    lam = per_item(lam, X)
+    return _transform_prepared(_prepare(X), lam)
+
+
+def _transform_prepared(prep, lam: torch.Tensor) -> torch.Tensor:
+    """:func:`yeo_johnson_transform` of prepared entries ``(p, s, t, ·)`` (see :func:`_prepare`), shaped like ``t``."""
+    p, s, t, _ = prep
+    lam = per_item(lam, t)
     a = torch.where(p > 0, lam, 2.0 - lam)
-    small = a.abs() < torch.finfo(X.dtype).eps ** 0.5
+    small = a.abs() < torch.finfo(t.dtype).eps ** 0.5
     a_safe = torch.where(small, torch.ones_like(a), a)
     at = a * t
     series = t * (1.0 + at * (0.5 + at / 6.0))
@@ -92,6 +97,12 @@ def _llf_terms(lam: torch.Tensor, x: torch.Tensor):
     return _llf_prepared(lam, _prepare(x))
 
 
+def _llf_of_log(lam: torch.Tensor, t: torch.Tensor, p: torch.Tensor, s: torch.Tensor):
+    """:func:`_llf_terms` from ``t = log(1 + s x)`` and the sides ``p``, ``s`` (constant almost everywhere):
+    the implicit gradient then reaches ``x`` through ``t``'s own graph, with no second ``log1p``."""
+    return _llf_prepared(lam, (p, s, t, (s * t).mean(-1)))
+
+
 def _bracket(x: torch.Tensor):
     """Return ``(lo, hi)``, each [B]: the λ range in which ψ and its derivatives stay finite."""
     c = math.log(torch.finfo(x.dtype).max) / 4.0
@@ -104,7 +115,10 @@ def _bracket(x: torch.Tensor):
 
 
 def _solve_lambda(x: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor, iters: int) -> Root:
-    prep = _prepare(x)
+    return _solve_prepared(_prepare(x), lo, hi, iters)
+
+
+def _solve_prepared(prep, lo: torch.Tensor, hi: torch.Tensor, iters: int) -> Root:
     return solve_scalar(lambda lam: _llf_prepared(lam, prep), torch.ones_like(lo), lo, hi, iters)
 
 
@@ -125,6 +139,16 @@ def fit_yeo_johnson(X: torch.Tensor, iters: int = 6, *, compile: bool = False) -
 
 @float32_for_half
 def yeo_johnson(X: torch.Tensor, iters: int = 6, *, compile: bool = False):
-    """Return ``(ψ(λ*, X): [B, n, d], λ*: [B])``: the Yeo-Johnson layer with a fitted power per item."""
-    lam = fit_yeo_johnson(X, iters, compile=compile)
-    return yeo_johnson_transform(X, lam), lam
+    """Return ``(ψ(λ*, X): [B, n, d], λ*: [B])``: the Yeo-Johnson layer with a fitted power per item.
+
+    Same as ``yeo_johnson_transform(X, fit_yeo_johnson(X))``, with the sides and ``log(1 + |x|)``
+    computed once for the solver, the implicit gradient and the transform.
+    """
+    check_patches(X)
+    x = X.flatten(1)
+    lo, hi = _bracket(x)
+    p, s, t, st_mean = _prepare(x)
+    root = maybe_compiled(_solve_prepared, compile)((p, s, t.detach(), st_mean.detach()), lo.detach(), hi.detach(),
+                                                    iters)
+    lam = implicit_solve(_llf_of_log, (t, p, s), root, lo, hi)
+    return _transform_prepared((p, s, t, st_mean), lam).reshape(X.shape), lam
