@@ -214,7 +214,7 @@ def run_batch(objective, x0: torch.Tensor, *, optimizer: str, iters: int, record
             opt.step()
             record(it, opt.x, opt.loss)
             bar.update(1)
-            if it % 10 == 0:
+            if progress and it % 10 == 0:  # reading the loss is a host sync: only for a visible bar
                 bar.set_postfix(loss=f"{float(opt.loss.mean()):.4g}", active=int(opt.active.sum()))
         p, loss, evaluations, steps = opt.x, opt.loss, opt.evaluations, opt.steps
     else:
@@ -235,7 +235,7 @@ def run_batch(objective, x0: torch.Tensor, *, optimizer: str, iters: int, record
                     p.copy_(project(p))
             record(it, p, current)
             bar.update(1)
-            if it % 10 == 0:
+            if progress and it % 10 == 0:
                 bar.set_postfix(loss=f"{float(loss.detach().mean()):.4g}")
         p = p.detach()
         with torch.no_grad():
