@@ -47,7 +47,7 @@ def test_inversion_row_splits_an_iteration():
     assert r["line_search_ms"] == pytest.approx(10)           # 90 − 80, 170 − 2·80
     assert r["iteration_per_evaluation_ms"] == pytest.approx(90)  # medians of 90, 85, 90
     assert r["glue_ms"] == pytest.approx(5) and r["bookkeeping_ms"] == pytest.approx(2)
-    assert r["ratio_to_generator"] == pytest.approx(90 / 50)
+    assert r["ratio_to_generator"] == pytest.approx(90 / 50) and r["evaluation_ratio_to_generator"] == pytest.approx(80 / 50)
 
 
 def test_inversion_benchmark_cases_time_what_they_name():
@@ -68,3 +68,18 @@ def test_inversion_benchmark_cases_time_what_they_name():
         timers[name]()
     opt.step()
     assert opt.evaluations >= 2
+
+
+def test_step_benchmark_uses_the_inversions_patch_matrices():
+    from gausslib.benchmarks import steps
+    from gausslib.generators import zoo
+    from gausslib.layers import GaussianizationLayers
+    from gausslib.reparam import Gaussianized
+
+    mats = steps.patch_matrices(zoo.load("stylegan2-phantom64"), Gaussianized())
+    assert {k: (tuple(v.shape), v.dtype) for k, v in mats.items()} == {
+        "style": ((3, 160, 32), torch.float64), "noise": ((3, 170, 64), torch.float64)}
+    timers = steps._timers(mats["style"][:, :40], GaussianizationLayers())
+    assert list(timers) == ["whiten", "ica", "yeo_johnson", "lambert", "standardize", "stack", "eigh"]
+    for fn in timers.values():
+        fn()

@@ -14,7 +14,12 @@ and the Gaussianization layers:
   evaluations: the two-loop direction, the strong-Wolfe logic, the history update);
 * ``bookkeeping``: one history record (images, PSNR/SSIM, latent dashboard) over the study's
   ``history_every`` = 50 iterations, per iteration;
-* ``ratio_to_generator``: iteration time over the generator's own forward + backward.
+* ``ratio_to_generator``: iteration time over the generator's own forward + backward
+  (``evaluation_ratio_to_generator``: the same for one evaluation);
+* ``glayers_over_spherical`` (per iteration) and ``glayers_over_spherical_per_evaluation``: the
+  G-layer row over the spherical one. The per-evaluation ratio is the steadier of the two: an
+  iteration's cost also depends on how many evaluations its line search needed, which differs
+  between the two methods' paths.
 
 Every case is timed in interleaved rounds (all cases once per round), medians with quartiles,
 on this thread's CPU time (the machine is shared: wall time includes the waits for a core; the
@@ -100,6 +105,7 @@ def row(name: str, times: dict[str, list[float]], iterations: list[float], evalu
         "line_search_ms": summary_ms(rest)["median"],
         "bookkeeping_ms": med["record"] / HISTORY_EVERY,
         "ratio_to_generator": it["median"] / med["generator"],
+        "evaluation_ratio_to_generator": med["evaluation"] / med["generator"],
     }
 
 
@@ -117,7 +123,9 @@ def _problem(name: str, weights: str, quick: bool) -> list[dict]:
     for _ in range(2):                                   # warm-up: the first step's line search is atypical
         for _, opt in built.values():
             opt.step()
-    for _ in range(repeats):
+    # more iterations than component repeats: iterations differ in evaluations (the line search), and the
+    # per-iteration medians need enough of them to settle
+    for _ in range(3 * repeats):
         for m, (_, opt) in built.items():
             e, w, c = opt.evaluations, time.perf_counter(), time.thread_time()
             opt.step()
