@@ -15,19 +15,6 @@ from conftest import tiny_stylegan2
 SMALL = ["--psize", "16", "--noise-psize", "4", "--glow-psize", "4", "--no-progress"]
 
 
-@pytest.fixture(scope="module")
-def weights(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("weights")
-    G = tiny_stylegan2(resolution=16)
-    torch.save({"kind": "stylegan2", "config": G.cfg.to_dict(), "state_dict": G.state_dict(), "meta": {}},
-               folder / "sg2.pt")
-    torch.manual_seed(0)
-    glow = Glow(resolution=16, levels=2, steps=1, hidden=8)
-    torch.save({"kind": "glow", "config": glow.cfg.to_dict(), "state_dict": glow.state_dict(), "meta": {}},
-               folder / "glow.pt")
-    return folder
-
-
 def test_the_default_budget_is_the_papers():
     args = study.parser().parse_args(["mri"])
     assert (args.iters, args.adam_iters, args.protocol) == (510, 1000, 2) and study.LBFGS_HISTORY == 30

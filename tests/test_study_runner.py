@@ -12,17 +12,13 @@ import torch
 
 from gausslib import results, study
 from gausslib.invert import InversionResult
-from conftest import tiny_stylegan2
 
 SMALL = ["--psize", "16", "--noise-psize", "4", "--glow-psize", "4", "--no-progress"]
 
 
 @pytest.fixture(scope="module")
-def sg2(tmp_path_factory):
-    path = tmp_path_factory.mktemp("weights") / "sg2.pt"
-    G = tiny_stylegan2(resolution=16)
-    torch.save({"kind": "stylegan2", "config": G.cfg.to_dict(), "state_dict": G.state_dict(), "meta": {}}, path)
-    return path
+def sg2(weights):
+    return weights / "sg2.pt"
 
 
 def _lines(path):
