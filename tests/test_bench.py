@@ -34,3 +34,37 @@ def test_layer_inputs():
 def test_eikonal_benchmark_times_a_nonzero_gradient():
     row = eikonal._case(32, repeats=1)
     assert row["residual_norm"] > 0 and row["gradient_norm"] > 0
+
+
+def test_inversion_row_splits_an_iteration():
+    from gausslib.benchmarks.inversion import HISTORY_EVERY, row
+
+    ms = 1e-3
+    times = {"layers": [20 * ms] * 3, "generator": [50 * ms] * 3, "operator": [5 * ms] * 3,
+             "evaluation": [80 * ms] * 3, "record": [HISTORY_EVERY * 2 * ms] * 3}
+    r = row("glayers", times, iterations=[90 * ms, 170 * ms, 90 * ms], evaluations=[1, 2, 1])
+    assert r["iteration_ms"] == pytest.approx(90) and r["evaluations_per_iteration"] == pytest.approx(4 / 3)
+    assert r["line_search_ms"] == pytest.approx(10)           # 90 − 80, 170 − 2·80
+    assert r["iteration_per_evaluation_ms"] == pytest.approx(90)  # medians of 90, 85, 90
+    assert r["glue_ms"] == pytest.approx(5) and r["bookkeeping_ms"] == pytest.approx(2)
+    assert r["ratio_to_generator"] == pytest.approx(90 / 50)
+
+
+def test_inversion_benchmark_cases_time_what_they_name():
+    from gausslib import problems
+    from gausslib.benchmarks import inversion
+    from gausslib.generators import zoo
+    from gausslib.reparam import Gaussianized
+
+    assert all(problems.get(p).DEFAULT_GENERATOR in inversion.generators(p) for p in inversion.PROBLEMS)
+    weights, setting, kind = inversion.PROBLEMS["mri"]
+    G = zoo.load(weights)
+    problem = problems.build("mri", setting, problems.targets(G, kind, [0], G.resolution), [0])
+    timers, opt = inversion._cases(problem, G, Gaussianized())
+    assert set(timers) == {"layers", "generator", "operator", "evaluation", "record"}
+    loss, grad = timers["evaluation"]()
+    assert loss.shape == (inversion.RESTARTS,) and torch.isfinite(grad).all() and grad.abs().sum() > 0
+    for name in ("layers", "generator", "operator", "record"):
+        timers[name]()
+    opt.step()
+    assert opt.evaluations >= 2

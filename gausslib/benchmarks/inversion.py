@@ -1,8 +1,10 @@
 """What one inversion iteration costs, split by component, per problem and reparameterisation.
 
-Per problem of the study (CS-MRI 8×/20 dB on the shipped StyleGAN2, deblurring σ = 3 on the
-shipped Glow, eikonal on the shipped StyleGAN2) at the study's batch (one image × 3 restarts),
-float32, one thread, for the spherical constraint and the Gaussianization layers:
+Per problem of the study (CS-MRI 8×/20 dB and eikonal on a StyleGAN2, deblurring σ = 3 on a
+Glow) and per generator — the shipped v2 model and the study's default (``DEFAULT_GENERATOR`` of
+the problem, the ``-smooth`` models until the studies move to v2; ``study_default`` says which) —
+at the study's batch (one image × 3 restarts), float32, one thread, for the spherical constraint
+and the Gaussianization layers:
 
 * per function evaluation (forward + backward), each alone: the reparameterisation
   (``layers``: the Gaussianization layers, or the spherical projection), the ``generator``, the
@@ -32,7 +34,7 @@ from gausslib.invert import Recorder
 from gausslib.lbfgs import BatchedLBFGS, _evaluate
 from gausslib.reparam import Gaussianized, Spherical
 
-PROBLEMS = {
+PROBLEMS = {  # problem: (shipped v2 generator, setting, targets)
     "mri": ("stylegan2-phantom64", {"accel": 8, "snr_db": 20}, "generator"),
     "deblur": ("glow-phantom64", {"sigma": 3.0, "model_sigma": 3.0, "noise_std": 50.0}, "phantom"),
     "eikonal": ("stylegan2-phantom64", {"per_edge": 8, "noise": 1e-3, "extent_m": 0.256}, "generator"),
@@ -76,8 +78,33 @@ def _cases(problem, G, reparam):
     return timers, opt
 
 
-def _problem(name: str, quick: bool) -> list[dict]:
-    weights, setting, kind = PROBLEMS[name]
+def row(name: str, times: dict[str, list[float]], iterations: list[float], evaluations: list[int]) -> dict:
+    """Return one row of milliseconds from seconds: ``times`` per component (the keys of :func:`_cases`'
+    timers), ``iterations`` and their ``evaluations`` (one entry per timed L-BFGS iteration).
+
+    ``line_search_ms`` is the median over the iterations of the iteration minus its evaluations at the
+    median evaluation time (iterations differ in evaluations); ``glue_ms`` the evaluation minus its
+    three parts; ``bookkeeping_ms`` one history record spread over ``HISTORY_EVERY`` iterations.
+    """
+    med = {k: summary_ms(v)["median"] for k, v in times.items()}
+    it = summary_ms(iterations)
+    rest = [t - e * med["evaluation"] / 1e3 for t, e in zip(iterations, evaluations)]
+    per_eval = [t / e for t, e in zip(iterations, evaluations)]
+    return {
+        "method": name, "iteration_ms": it["median"], "iteration_q25_ms": it["q25"], "iteration_q75_ms": it["q75"],
+        "evaluations_per_iteration": sum(evaluations) / len(evaluations),
+        "iteration_per_evaluation_ms": summary_ms(per_eval)["median"],
+        "evaluation_ms": med["evaluation"], "generator_ms": med["generator"], "layers_ms": med["layers"],
+        "operator_ms": med["operator"],
+        "glue_ms": med["evaluation"] - med["generator"] - med["layers"] - med["operator"],
+        "line_search_ms": summary_ms(rest)["median"],
+        "bookkeeping_ms": med["record"] / HISTORY_EVERY,
+        "ratio_to_generator": it["median"] / med["generator"],
+    }
+
+
+def _problem(name: str, weights: str, quick: bool) -> list[dict]:
+    _, setting, kind = PROBLEMS[name]
     G = zoo.load(weights)
     x = problems.targets(G, kind, [0], G.resolution)
     problem = problems.build(name, setting, x, [0])
@@ -98,37 +125,29 @@ def _problem(name: str, quick: bool) -> list[dict]:
             iters[m]["wall"].append(time.perf_counter() - w)
             iters[m]["evals"].append(opt.evaluations - e)
     rows = []
+    default = problems.get(name).DEFAULT_GENERATOR
     for m in methods:
-        med = {k: summary_ms(times[f"{m}/{k}"]["cpu"])["median"] for k in built[m][0]}
-        it = summary_ms(iters[m]["cpu"])
-        evals = sum(iters[m]["evals"]) / len(iters[m]["evals"])
-        # per iteration, what its evaluations do not explain (iterations differ in evaluations)
-        rest = [t - e * med["evaluation"] / 1e3 for t, e in zip(iters[m]["cpu"], iters[m]["evals"])]
-        per_eval = [t / e for t, e in zip(iters[m]["cpu"], iters[m]["evals"])]
-        rows.append({
-            "problem": name, "generator": weights, "method": m, "batch": RESTARTS,
-            "iteration_ms": it["median"], "iteration_q25_ms": it["q25"], "iteration_q75_ms": it["q75"],
-            "iteration_wall_ms": summary_ms(iters[m]["wall"])["median"],
-            "evaluations_per_iteration": evals, "iteration_per_evaluation_ms": summary_ms(per_eval)["median"],
-            "evaluation_ms": med["evaluation"], "generator_ms": med["generator"], "layers_ms": med["layers"],
-            "operator_ms": med["operator"],
-            "glue_ms": med["evaluation"] - med["generator"] - med["layers"] - med["operator"],
-            "line_search_ms": summary_ms(rest)["median"],
-            "bookkeeping_ms": med["record"] / HISTORY_EVERY,
-            "ratio_to_generator": it["median"] / med["generator"],
-        })
+        r = row(m, {k: times[f"{m}/{k}"]["cpu"] for k in built[m][0]}, iters[m]["cpu"], iters[m]["evals"])
+        r["iteration_wall_ms"] = summary_ms(iters[m]["wall"])["median"]
+        rows.append({"problem": name, "generator": weights, "study_default": weights == default,
+                     "batch": RESTARTS, **r})
     sph, gl = rows
     gl["glayers_over_spherical"] = gl["iteration_ms"] / sph["iteration_ms"]
     gl["glayers_over_spherical_per_evaluation"] = gl["evaluation_ms"] / sph["evaluation_ms"]
     return rows
 
 
+def generators(name: str) -> list[str]:
+    """Return the generators benchmarked on problem ``name``: the shipped v2 model, then the study's default."""
+    return list(dict.fromkeys((PROBLEMS[name][0], problems.get(name).DEFAULT_GENERATOR)))
+
+
 def run(quick: bool = False) -> list[dict]:
-    """Return one row per (problem, method), one thread, float32, CPU time (see the module docstring)."""
+    """Return one row per (problem, generator, method), one thread, float32, CPU time (see the module docstring)."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        rows = [row for name in PROBLEMS for row in _problem(name, quick)]
+        rows = [r for name in PROBLEMS for weights in generators(name) for r in _problem(name, weights, quick)]
     finally:
         torch.set_num_threads(threads)
     load = load_average()
