@@ -250,9 +250,14 @@ def run(args) -> None:
 
 def _device(name: str) -> torch.device:
     """Return the device of ``--device``: "cuda" under torchrun is this rank's GPU (``LOCAL_RANK``)."""
-    if name == "cuda" and "LOCAL_RANK" in os.environ:
-        return torch.device("cuda", int(os.environ["LOCAL_RANK"]))
-    return torch.device(name)
+    try:
+        device = torch.device("cuda", int(os.environ["LOCAL_RANK"])) if name == "cuda" and "LOCAL_RANK" in os.environ \
+            else torch.device(name)
+    except RuntimeError as exc:
+        raise ValueError(f"device: expected a torch device such as 'cpu', 'cuda' or 'cuda:1', got {name!r}") from exc
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device: {name!r} asked for, but torch sees no CUDA device here")
+    return device
 
 
 def _run_locked(args, out: Path) -> None:
