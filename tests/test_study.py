@@ -25,7 +25,9 @@ def test_mri_quick_records_resume_and_summary(weights, tmp_path, capsys):
     recs = [json.loads(line) for line in out.read_text().splitlines()]
     # 2 settings × 2 images × (2 restarts + best for the latent methods; TV and CSGM-w start once)
     assert len(recs) == 2 * 2 * (2 * 3 + 2 * 2)
-    assert all(set(r) == KEYS for r in recs)
+    assert all(set(r) == KEYS | ({"curve"} if r["restart"] != "best" else set()) for r in recs)
+    curve = recs[0]["curve"]                                       # the convergence curve of every restart
+    assert curve["iteration"][0] == 0 and curve["iteration"][-1] == 5 and len(curve["loss"]) == len(curve["psnr"])
     assert {r["method"] for r in recs} == {"tv", "spherical", "glayers", "csgmw"}
     assert {json.dumps(r["setting"], sort_keys=True) for r in recs} == {
         json.dumps({"accel": 8, "snr_db": s, "targets": "generator"}, sort_keys=True) for s in (10, None)}
