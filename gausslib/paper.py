@@ -120,13 +120,33 @@ def label(row: dict) -> str:
     return name
 
 
-def select(rows: list[dict], table: PaperTable) -> dict[str, dict]:
-    """Return ``{label: row}`` for the rows of ``table``'s problem and setting, in its label order."""
+def _protocol_of(r: dict) -> int:
+    from gausslib.results import LEGACY
+
+    budget = r.get("budget", LEGACY)
+    return (json.loads(budget) if isinstance(budget, str) else budget)["protocol"]
+
+
+def _one_protocol(items: list[dict], protocol: int | None) -> list[dict]:
+    """Return the records or summary rows of ``protocol``; None: all, which must share one."""
+    if protocol is None:
+        found = {_protocol_of(r) for r in items}
+        if len(found) > 1:
+            raise ValueError(f"protocol: the results hold protocols {sorted(found)}; pick one")
+        return items
+    return [r for r in items if _protocol_of(r) == protocol]
+
+
+def select(rows: list[dict], table: PaperTable, protocol: int | None = None) -> dict[str, dict]:
+    """Return ``{label: row}`` for the rows of ``table``'s problem and setting, in its label order.
+
+    protocol: only rows of this study protocol (None: the table's rows must all share one — rows of
+    two protocols are never silently mixed; ValueError otherwise)."""
     wanted = table.labels or tuple(table.psnr)
     found = {}
-    for r in rows:
-        if r["problem"] == table.problem and table.covers(r["setting"]):
-            found.setdefault(label(r), r)
+    mine = [r for r in rows if r["problem"] == table.problem and table.covers(r["setting"])]
+    for r in _one_protocol(mine, protocol):
+        found.setdefault(label(r), r)
     return {k: found[k] for k in wanted if k in found}
 
 
@@ -208,23 +228,6 @@ def headline(table: PaperTable) -> tuple[str, str, float] | None:
         return None
     a, b = max(g, key=g.get), max(other, key=other.get)
     return a, b, g[a] - other[b]
-
-
-def _protocol_of(r: dict) -> int:
-    from gausslib.results import LEGACY
-
-    budget = r.get("budget", LEGACY)
-    return (json.loads(budget) if isinstance(budget, str) else budget)["protocol"]
-
-
-def _one_protocol(items: list[dict], protocol: int | None) -> list[dict]:
-    """Return the records or summary rows of ``protocol``; None: all, which must share one."""
-    if protocol is None:
-        found = {_protocol_of(r) for r in items}
-        if len(found) > 1:
-            raise ValueError(f"protocol: the results hold protocols {sorted(found)}; pick one")
-        return items
-    return [r for r in items if _protocol_of(r) == protocol]
 
 
 def verdict(records: list[dict], rows: list[dict], table: PaperTable, protocol: int | None = None) -> dict:

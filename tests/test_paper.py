@@ -160,3 +160,13 @@ def test_strict_verdict_takes_our_best_alternative_and_one_protocol():
     assert paper.verdict(mixed, rows, table, protocol=1)["verdict"] == "reversed"
     board = paper.scoreboard(records, rows, {"t1": table, "t7": paper.TABLES["table7"]})
     assert [b["table"] for b in board] == ["t1"]
+
+
+def test_select_never_mixes_protocols():
+    table = paper.TABLES["table1-8x20"]
+    old, new = _row("glayers", {"layers": "full", "noise": "reparam"}, 25.0), _row("glayers", {"layers": "full"}, 26.0)
+    new["budget"] = '{"iters": 510, "protocol": 2}'
+    assert paper.select([old], table)["glayers"]["psnr_mean"] == 25.0
+    with pytest.raises(ValueError, match="protocol"):
+        paper.select([old, new], table)
+    assert paper.select([old, new], table, protocol=2)["glayers"]["psnr_mean"] == 26.0
