@@ -60,6 +60,7 @@ screenshots:
 
 bench: $(STAMP)
 	$(PY) -m gausslib.bench --out data/results/bench
+	$(PY) -m gausslib.benchmarks.paper_setting --out data/results/bench/paper-setting.json
 
 # Resumable: runs/ keeps checkpoints; re-running continues where the last run stopped; one core per
 # model (`make -j2 train` trains the two side by side). `make checkpoints-restore` first resumes the

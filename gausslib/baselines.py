@@ -61,13 +61,15 @@ def _start_image(problem: Problem, shape: Sequence[int]) -> torch.Tensor:
 
 
 def tv(problem: Problem, *, lam: float = 0.01, iters: int = 300, eps: float = 1e-3,
-       shape: Sequence[int] | None = None, history_every: int = 10, progress: bool = True) -> InversionResult:
+       shape: Sequence[int] | None = None, start: torch.Tensor | None = None, history_every: int = 10,
+       progress: bool = True) -> InversionResult:
     """Return the TV reconstruction of every image as an :class:`InversionResult` with one restart.
 
     FISTA (Beck & Teboulle 2009) with backtracking on ``½‖A(x) − y‖² + λ TV_ε(x)`` and projection
     onto the box; the Lipschitz estimate is per item (doubling until the quadratic bound holds,
     then relaxed by 0.9 each iteration). shape: ``(C, H, W)`` of the image, needed only when the
-    operator has no adjoint (default: ``x_true``'s shape — only the shape is used).
+    operator has no adjoint (default: ``x_true``'s shape — only the shape is used). start:
+    ``[N, C, H, W]`` the first iterate (default: the adjoint of y, or the best constant).
     """
     if not lam >= 0:
         raise ValueError(f"lam must be ≥ 0, got {lam!r}")
@@ -75,7 +77,10 @@ def tv(problem: Problem, *, lam: float = 0.01, iters: int = 300, eps: float = 1e
         if problem.x_true is None and not hasattr(problem.operator, "adjoint"):
             raise ValueError("shape: required when the operator has no adjoint and x_true is absent")
         shape = problem.x_true.shape[1:] if problem.x_true is not None else None
-    x = _start_image(problem, shape)
+    if start is not None and start.shape[0] != problem.n_images:
+        raise ValueError(f"start must be [N={problem.n_images}, C, H, W], got {tuple(start.shape)}")
+    x = _start_image(problem, shape) if start is None else start.to(problem.y.real.dtype).clamp(
+        problem.data_min, problem.data_min + problem.data_range)
     problem.check_data(problem.operator(x[:1]))
     lo, hi = problem.data_min, problem.data_min + problem.data_range
     y = problem.y
@@ -264,15 +269,21 @@ class NoiseReg:
     lr ramp-up 5 %, cosine ramp-down over the last 25 %, w perturbation ``0.05·w_std`` decaying
     quadratically to 0 at 75 % of the run, noise regulariser weight 1e5, noise maps renormalised
     to zero mean / unit variance after every step. w starts at ``w_avg``; noise from the seed.
+    wplus: False (default) optimises one w copied to every synthesis input (the official
+    projector; the studies' protocol 1); True W+, one w per input ``[num_ws, w_dim]``, all starting
+    at ``w_avg``, as the authors' baseline and the studies' protocol 2.
     """
 
     def __init__(self, reg_weight: float = 1e5, noise_factor: float = 0.05, noise_ramp: float = 0.75,
-                 lr_rampdown: float = 0.25, lr_rampup: float = 0.05, stats_samples: int = 10_000):
+                 lr_rampdown: float = 0.25, lr_rampup: float = 0.05, stats_samples: int = 10_000,
+                 wplus: bool = False):
         self.reg_weight, self.noise_factor, self.noise_ramp = reg_weight, noise_factor, noise_ramp
         self.lr_rampdown, self.lr_rampup, self.stats_samples = lr_rampdown, lr_rampup, stats_samples
+        self.wplus = bool(wplus)
 
     def describe(self) -> dict:
-        return {"reg_weight": self.reg_weight, "noise_factor": self.noise_factor}
+        return {"reg_weight": self.reg_weight, "noise_factor": self.noise_factor,
+                **({"wplus": True} if self.wplus else {})}
 
     def bind(self, G, seeds: Sequence[int]) -> "_NoiseRegBound":
         return _NoiseRegBound(self, G, seeds)
@@ -294,7 +305,7 @@ def noise_regularizer(noise: list[torch.Tensor]) -> torch.Tensor:
 class _NoiseRegBound(_WBound):
     def __init__(self, spec: NoiseReg, G, seeds):
         st = w_statistics(G, spec.stats_samples)
-        w0 = st["w_avg"].expand(len(seeds), 1, -1).clone()
+        w0 = st["w_avg"].expand(len(seeds), G.num_ws if spec.wplus else 1, -1).clone()
         super().__init__(G, w0, _draw(G, seeds)[1], True)
         self.spec, self.w_std = spec, st["w_std"]
         self.seeds = list(seeds)
@@ -315,7 +326,7 @@ class _NoiseRegBound(_WBound):
 
     def images(self, p):
         w, noise = self.split(p)
-        ws = (w + self.w_noise).expand(-1, self.G.num_ws, -1)
+        ws = (w + self.w_noise).expand(-1, self.G.num_ws, -1)  # W+: already num_ws rows
         return self.G.synthesis(ws, noise)
 
     def penalty(self, p):

@@ -10,7 +10,8 @@ subset) and the paper's mean PSNR (and SSIM where reported) per *label*. A label
 
 The paper's generators were trained on real brain MRI (StyleGAN2, 256 × 256) and CelebA-HQ (Glow);
 ours are small 64 × 64 models trained on procedural phantoms, so only *orderings* are comparable:
-:func:`kendall_tau` measures how well ours agree with the paper's.
+:func:`kendall_tau` measures how well ours agree with the paper's, and :func:`verdict` whether the
+paper's headline comparison (its G layers against its best alternative) holds in ours.
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ import statistics
 from dataclasses import dataclass, field
 
 __all__ = ["PaperTable", "TABLES", "label", "compare", "kendall_tau", "select", "paired_difference",
-           "agreement", "produces", "provenance"]
+           "agreement", "headline", "verdict", "scoreboard", "produces", "provenance"]
 
 
 @dataclass(frozen=True)
@@ -119,13 +120,33 @@ def label(row: dict) -> str:
     return name
 
 
-def select(rows: list[dict], table: PaperTable) -> dict[str, dict]:
-    """Return ``{label: row}`` for the rows of ``table``'s problem and setting, in its label order."""
+def _protocol_of(r: dict) -> int:
+    from gausslib.results import LEGACY
+
+    budget = r.get("budget", LEGACY)
+    return (json.loads(budget) if isinstance(budget, str) else budget)["protocol"]
+
+
+def _one_protocol(items: list[dict], protocol: int | None) -> list[dict]:
+    """Return the records or summary rows of ``protocol``; None: all, which must share one."""
+    if protocol is None:
+        found = {_protocol_of(r) for r in items}
+        if len(found) > 1:
+            raise ValueError(f"protocol: the results hold protocols {sorted(found)}; pick one")
+        return items
+    return [r for r in items if _protocol_of(r) == protocol]
+
+
+def select(rows: list[dict], table: PaperTable, protocol: int | None = None) -> dict[str, dict]:
+    """Return ``{label: row}`` for the rows of ``table``'s problem and setting, in its label order.
+
+    protocol: only rows of this study protocol (None: the table's rows must all share one — rows of
+    two protocols are never silently mixed; ValueError otherwise)."""
     wanted = table.labels or tuple(table.psnr)
     found = {}
-    for r in rows:
-        if r["problem"] == table.problem and table.covers(r["setting"]):
-            found.setdefault(label(r), r)
+    mine = [r for r in rows if r["problem"] == table.problem and table.covers(r["setting"])]
+    for r in _one_protocol(mine, protocol):
+        found.setdefault(label(r), r)
     return {k: found[k] for k in wanted if k in found}
 
 
@@ -185,6 +206,88 @@ def paired_difference(records: list[dict], table: PaperTable, a: str, b: str, me
         return {"n": 0, "mean": math.nan, "se": math.nan, "wins": math.nan}
     se = statistics.stdev(d) / math.sqrt(len(d)) if len(d) > 1 else math.nan
     return {"n": len(d), "mean": statistics.fmean(d), "se": se, "wins": sum(x > 0 for x in d) / len(d)}
+
+
+def _t975(df: int) -> float:
+    """Return the 97.5 % quantile of Student's t with ``df`` degrees of freedom."""
+    from scipy import stats
+
+    return float(stats.t.ppf(0.975, df))
+
+
+def _is_glayers(lab: str) -> bool:
+    return lab.startswith("glayers")
+
+
+def headline(table: PaperTable) -> tuple[str, str, float] | None:
+    """Return the paper's headline comparison in ``table``: (its best G-layers label, its best
+    other label, PSNR difference G − other), or None when the paper gives no such pair."""
+    g = {k: v for k, v in table.psnr.items() if _is_glayers(k)}
+    other = {k: v for k, v in table.psnr.items() if not _is_glayers(k)}
+    if not g or not other:
+        return None
+    a, b = max(g, key=g.get), max(other, key=other.get)
+    return a, b, g[a] - other[b]
+
+
+def verdict(records: list[dict], rows: list[dict], table: PaperTable, protocol: int | None = None) -> dict:
+    """Return the strict verdict on ``table``: does the paper's headline comparison hold in ours?
+
+    G is the paper's best G-layers label; the alternative is *our* best other method in the table's
+    setting (highest mean PSNR in ``rows``, the summary rows — any method we ran there, not only the
+    table's), so that a method beating the G layers in ours is never left out. Our Δ is the paired per-image difference G − alternative of the
+    best-of-restarts PSNR (``records``) with a 95 % t interval. ``"agrees"``: Δ has the paper's sign
+    and its interval excludes zero, or the paper's own Δ lies inside our interval;
+    ``"reversed"``: the interval excludes zero on the other side; ``"unresolved"``: it holds zero
+    but not the paper's Δ; ``"no paper pair"`` / ``"no results"`` where a side is missing.
+    Kendall's τ over the shared labels is returned beside it (secondary).
+
+    protocol: use only records and rows of this study protocol (None: they must all share one).
+    Returns ``{"g", "alternative", "paper_alternative", "paper_delta", "n", "delta", "ci", "wins",
+    "verdict", "tau"}`` (NaN / None where undefined).
+    """
+    records, rows = _one_protocol(records, protocol), _one_protocol(rows, protocol)
+    out = {"g": None, "alternative": None, "paper_alternative": None, "paper_delta": math.nan, "n": 0,
+           "delta": math.nan, "ci": (math.nan, math.nan), "wins": math.nan, "verdict": "no paper pair",
+           "tau": math.nan}
+    head = headline(table)
+    if head is None:
+        return out
+    g, paper_alt, paper_delta = head
+    ours = select(rows, table)
+    out.update(g=g, paper_alternative=paper_alt, paper_delta=paper_delta,
+               tau=kendall_tau({k: r["psnr_mean"] for k, r in ours.items()}, table.psnr))
+    ran = {label(r): r["psnr_mean"] for r in rows if r["problem"] == table.problem and table.covers(r["setting"])}
+    others = {k: v for k, v in ran.items() if not _is_glayers(k)}
+    if g not in ran or not others:
+        return {**out, "verdict": "no results"}
+    alt = max(others, key=others.get)
+    d = paired_difference(records, table, g, alt)
+    if d["n"] < 2:
+        return {**out, "alternative": alt, "n": d["n"], "verdict": "no results"}
+    half = _t975(d["n"] - 1) * d["se"]
+    lo, hi = d["mean"] - half, d["mean"] + half
+    if (lo > 0 and paper_delta > 0) or (hi < 0 and paper_delta < 0) or lo <= paper_delta <= hi:
+        word = "agrees"
+    elif lo > 0 or hi < 0:
+        word = "reversed"
+    else:
+        word = "unresolved"
+    return {**out, "alternative": alt, "n": d["n"], "delta": d["mean"], "ci": (lo, hi), "wins": d["wins"],
+            "verdict": word}
+
+
+def scoreboard(records: list[dict], rows: list[dict], tables: dict[str, PaperTable],
+               protocol: int | None = None) -> list[dict]:
+    """Return one row per table of ``tables`` with a paper pair: its title, the pair, n, our paired
+    Δ (PSNR dB) and 95 % interval, the paper's Δ, the strict verdict and Kendall's τ (secondary)."""
+    out = []
+    for name, table in tables.items():
+        v = verdict(records, rows, table, protocol)
+        if v["verdict"] == "no paper pair":
+            continue
+        out.append({"table": name, "title": table.title, **v})
+    return out
 
 
 _WORDS = [(1, "the same as"), (0.5, "mostly the same as"), (1e-9, "somewhat similar to"), (-1e-9, "unrelated to"),

@@ -330,10 +330,22 @@ class Raw(Reparam):
 
 
 class Spherical(Reparam):
-    """Spherical constraint: each latent tensor ``z`` is used as ``T · z/‖z‖ · √numel(z)``."""
+    """Spherical constraint: a latent ``z`` is used as ``T · z/‖z‖ · √numel(z)``.
+
+    joint: False (default) normalises each tensor on its own (every Glow level, every noise map;
+    the studies' protocol 1); True a group's tensors together (all Glow levels, all patched noise
+    maps), as the authors' code and the studies' protocol 2.
+    """
+
+    def __init__(self, *, joint: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        self.joint = bool(joint)
 
     def apply(self, group, params, state, scale):
-        return [scale * spherical(t) for t in params]
+        if not self.joint:
+            return [scale * spherical(t) for t in params]
+        flat = spherical(torch.cat([t.flatten(1) for t in params], 1))
+        return [scale * c.reshape(t.shape) for c, t in zip(flat.split([t[0].numel() for t in params], 1), params)]
 
 
 class Gaussianized(Reparam):

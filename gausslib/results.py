@@ -9,6 +9,10 @@ wall time) and ``summary.csv``. Every finished image appends one record per rest
      "image": int, "restart": int|"best", "psnr": float, "ssim": float, "lpips": float|null,
      "seconds": float, "iters": int, "budget": {"protocol": int, ...}}
 
+A restart's record also holds its convergence curve, ``"curve": {"iteration": [...], "loss": [...],
+"psnr": [...]}`` (the objective and the PSNR every ``--history-every`` iterations and at the end;
+null entries where not finite), when the inversion recorded one.
+
 ("iters": the iterations the restart actually ran — L-BFGS stops an item early when it has
 converged or its line search fails; for "best", those of the best-PSNR restart. "seconds": the
 image's wall time, all its restarts together. "budget": every run setting that changes a result
@@ -130,6 +134,17 @@ def _restart_ok(res, k: int, r: int) -> bool:
     return math.isfinite(float(res.metrics["psnr"][k, r])) and math.isfinite(float(res.metrics["ssim"][k, r]))
 
 
+def _curve(history: dict, k: int, r: int) -> dict | None:
+    """Return image k, restart r's curve from an inversion history (``[T, N, R]`` per name), or None."""
+    if "iteration" not in history or "loss" not in history:
+        return None
+    out = {"iteration": [int(i) for i in history["iteration"]]}
+    for name in ("loss", "psnr"):
+        if name in history:
+            out[name] = [_finite(v) for v in history[name][:, k, r]]
+    return out
+
+
 def failed_images(ids: list[int], res) -> list[int]:
     """Return the images of ``ids`` without a restart of finite PSNR and SSIM (no "best" record)."""
     return [i for k, i in enumerate(ids) if not any(_restart_ok(res, k, r) for r in range(res.images.shape[1]))]
@@ -156,8 +171,9 @@ def make_records(problem: str, setting: dict, method: str, variant: dict, ids: l
             metrics = ({"psnr": float(res.metrics["psnr"][k, r]), "ssim": float(res.metrics["ssim"][k, r]),
                         "lpips": _finite(lpips_values[k, r])} if r in ok else
                        {"psnr": None, "ssim": None, "lpips": None, "failed": "non-finite metrics"})
+            curve = _curve(res.history, k, r)
             out.append({**base, "restart": r, **metrics, "seconds": seconds, "iters": int(res.steps[k, r]),
-                        "budget": budget})
+                        "budget": budget, **({"curve": curve} if curve else {})})
         psnr = [float(res.metrics["psnr"][k, r]) for r in ok]
         ssim = [float(res.metrics["ssim"][k, r]) for r in ok]
         lpips = [v for v in (_finite(lpips_values[k, r]) for r in ok) if v is not None]

@@ -85,7 +85,7 @@ def settings(args) -> list[dict]:
 def budget(args, method: str, is_glow: bool) -> dict:
     """Return the run settings that change ``method``'s result besides its setting and variant
     (the record's ``"budget"``, part of its key): protocol, iterations, restarts, seed, patch sizes."""
-    out = {"protocol": results.PROTOCOL}
+    out = {"protocol": args.protocol}
     if method == "tv":
         return {**out, "tv_iters": args.tv_iters}
     if method in ADAM_METHODS:
@@ -101,8 +101,14 @@ def budget(args, method: str, is_glow: bool) -> dict:
 
 def _restarts(args, method: str) -> int:
     """Best-of-restarts for the latent methods only; the W-space baselines start once (the paper's
-    fixed initialisation)."""
-    return 1 if method in ADAM_METHODS else args.restarts
+    fixed initialisation; protocol 1: best-of-restarts for them too)."""
+    return 1 if method in ADAM_METHODS and args.protocol >= 2 else args.restarts
+
+
+def _tv_start(args, prob: Problem) -> torch.Tensor | None:
+    """Return TV's first iterate: the problem's ``tv_start`` under protocol 2, else None (data-driven)."""
+    start = getattr(problems.get(args.problem), "tv_start", None)
+    return start(prob.x_true) if start is not None and args.protocol >= 2 else None
 
 
 # ----------------------------------------------------------------------------------- methods
@@ -121,8 +127,9 @@ def select_tv_lam(args, G, setting: dict) -> float:
     grid = TV_GRID[args.problem]
     x = targets(G, setting["targets"], VALIDATION_IDS, G.resolution)
     prob = build_problem(args.problem, setting, x, VALIDATION_IDS)
-    scores = [float(baselines.tv(prob, lam=lam, iters=args.tv_iters, progress=False).metrics["psnr"].mean())
-              for lam in grid]
+    start = _tv_start(args, prob)
+    scores = [float(baselines.tv(prob, lam=lam, iters=args.tv_iters, start=start, progress=False)
+                    .metrics["psnr"].mean()) for lam in grid]
     return grid[max(range(len(scores)), key=scores.__getitem__)]
 
 
@@ -152,8 +159,8 @@ def cells(args, G, setting: dict) -> list[Cell]:
             lam = select_tv_lam(args, G, setting) if args.tv_lam is None else args.tv_lam
             variant = {"lam": lam, "lam_from": "validation" if args.tv_lam is None else "given"}
             out.append(Cell("tv", variant, lambda prob, lam=lam: baselines.tv(
-                prob, lam=lam, iters=args.tv_iters, history_every=args.history_every,
-                progress=args.progress)))
+                prob, lam=lam, iters=args.tv_iters, start=_tv_start(args, prob),
+                history_every=args.history_every, progress=args.progress)))
         elif method == "raw":
             for beta in args.betas:
                 for v in latent_variants()[:1] if is_glow else latent_variants():
@@ -161,7 +168,8 @@ def cells(args, G, setting: dict) -> list[Cell]:
         elif method in ("spherical", "orthogonal"):
             cls = reparam.Spherical if method == "spherical" else reparam.Orthogonal
             vs = latent_variants()[:1] if (is_glow and method == "spherical") else latent_variants()
-            out += [Cell(method, dict(v), lbfgs(cls(**v, **patches))) for v in vs]
+            joint = dict(joint=args.protocol >= 2) if method == "spherical" else {}
+            out += [Cell(method, dict(v), lbfgs(cls(**v, **patches, **joint))) for v in vs]
         elif method == "glayers":
             for name in ("full", *(_ABLATION_PRESETS if args.ablation else ())):
                 for v in latent_variants():
@@ -174,7 +182,7 @@ def cells(args, G, setting: dict) -> list[Cell]:
                 prob, G, rp, optimizer="adam", lr=args.csgmw_lr, iters=args.adam_iters,
                 **{**common, "restarts": _restarts(args, "csgmw")})))
         elif method == "noisereg":
-            rp = baselines.NoiseReg()
+            rp = baselines.NoiseReg(wplus=args.protocol >= 2)
             out.append(Cell("noisereg", rp.describe(), lambda prob, rp=rp: invert(
                 prob, G, rp, optimizer="adam", lr=NOISEREG_LR, iters=args.adam_iters,
                 **{**common, "restarts": _restarts(args, "noisereg")})))
@@ -242,9 +250,14 @@ def run(args) -> None:
 
 def _device(name: str) -> torch.device:
     """Return the device of ``--device``: "cuda" under torchrun is this rank's GPU (``LOCAL_RANK``)."""
-    if name == "cuda" and "LOCAL_RANK" in os.environ:
-        return torch.device("cuda", int(os.environ["LOCAL_RANK"]))
-    return torch.device(name)
+    try:
+        device = torch.device("cuda", int(os.environ["LOCAL_RANK"])) if name == "cuda" and "LOCAL_RANK" in os.environ \
+            else torch.device(name)
+    except RuntimeError as exc:
+        raise ValueError(f"device: expected a torch device such as 'cpu', 'cuda' or 'cuda:1', got {name!r}") from exc
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device: {name!r} asked for, but torch sees no CUDA device here")
+    return device
 
 
 def _run_locked(args, out: Path) -> None:
@@ -321,6 +334,9 @@ def _run_cell(args, out: Path, setting: dict, cell: Cell, ids: list[int], x: tor
 def _add_protocol_arguments(s: argparse.ArgumentParser, spec) -> None:
     """Add the options every problem shares (methods, budget, patches, generator, output)."""
     s.add_argument("--methods", nargs="+", default=["tv", "spherical", "glayers"], help=f"some of {METHODS}")
+    s.add_argument("--protocol", type=int, choices=[1, 2], default=results.PROTOCOL,
+                   help="2: the paper's protocol (gausslib/README.md); 1: the committed results' — CSGM-w and "
+                        "NoiseReg best-of-restarts, NoiseReg one w, spherical per tensor, TV from the data")
     s.add_argument("--images", type=int, default=25)
     s.add_argument("--first-image", type=int, default=0, help="first target id")
     s.add_argument("--restarts", type=int, default=3)

@@ -356,10 +356,10 @@ def main(argv: list[str] | None = None) -> None:
         zoo.export(args.run / "ema.pt", args.name, weights_dir=args.weights_dir or zoo.WEIGHTS_DIR)
     else:
         from gausslib import pathological
-        from gausslib.generators.evaluate import evaluate, ood_figure
+        from gausslib.generators.evaluate import evaluate, generation_of, ood_figure
         for name in args.names:
             evaluate(name, n=args.n)
-        for data in sorted({"brain" if name.endswith("-smooth") else "textured" for name in args.names}):
+        for data in sorted({generation_of(name) for name in args.names}):
             ood_figure(data=data)
             pathological.write_figure(zoo.WEIGHTS_DIR, data=data)
 

@@ -53,3 +53,19 @@ def mri_problem(G, n=2, accel=2.0, seed=1000):
     x = generator_targets(G, n, seed)
     op = MRI(mri_mask(x.shape[-1], accel, seed=0)).to(x.dtype)
     return Problem(op, op(x), x_true=x)
+
+
+@pytest.fixture(scope="session")
+def weights(tmp_path_factory):
+    """A folder with tiny random generator files for the study CLI: ``sg2.pt`` and ``glow.pt``."""
+    from gausslib.generators.glow import Glow
+
+    folder = tmp_path_factory.mktemp("weights")
+    G = tiny_stylegan2(resolution=16)
+    torch.save({"kind": "stylegan2", "config": G.cfg.to_dict(), "state_dict": G.state_dict(), "meta": {}},
+               folder / "sg2.pt")
+    torch.manual_seed(0)
+    glow = Glow(resolution=16, levels=2, steps=1, hidden=8)
+    torch.save({"kind": "glow", "config": glow.cfg.to_dict(), "state_dict": glow.state_dict(), "meta": {}},
+               folder / "glow.pt")
+    return folder

@@ -481,3 +481,19 @@ def test_figures_return_axes(tmp_path):
     plt.close(fig)
     with pytest.raises(ValueError, match="kinds"):
         phantoms.figure(kinds=("ct",))
+
+
+def test_each_shipped_generator_belongs_to_one_generation():
+    from gausslib.generators.evaluate import GENERATIONS, generation_of
+
+    assert generation_of("stylegan2-phantom64") == generation_of("glow-phantom64") == "textured"
+    assert generation_of("stylegan2-phantom64-smooth") == "brain" and GENERATIONS["smooth"] == GENERATIONS["brain"]
+    with pytest.raises(ValueError, match="name"):
+        generation_of("my-own-model")
+
+
+def test_a_missing_file_given_by_path_is_named_without_a_checksum(tmp_path):
+    from gausslib.generators import load
+
+    with pytest.raises(FileNotFoundError, match="not found$"):
+        load(tmp_path / "absent.pt")

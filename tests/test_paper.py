@@ -103,3 +103,70 @@ def test_produces_knows_the_noise_modes():
     assert paper.produces(cmd, paper.TABLES["table5"])
     assert not paper.produces(cmd.replace("spherical glayers", "tv"), paper.TABLES["table5"])
     assert paper.label(_row("glayers", {"layers": "full", "noise": "fixed"}, 0.0)) in paper.TABLES["table5"].psnr
+
+
+def _pair_records(diffs, alt="spherical", base=25.0, budget=None):
+    """Best records of glayers and ``alt`` on images 0.. with glayers − alt = diffs[i]."""
+    setting = {"accel": 8, "snr_db": 20, "targets": "generator"}
+    out = []
+    for i, d in enumerate(diffs):
+        for method, variant, psnr in (("glayers", {"layers": "full", "noise": "reparam"}, base + d),
+                                      (alt, {"noise": "reparam"}, base)):
+            r = {"problem": "mri", "setting": setting, "method": method, "variant": variant, "image": i,
+                 "restart": "best", "psnr": psnr, "ssim": 0.8, "lpips": None, "seconds": 1.0, "iters": 3}
+            out.append({**r, "budget": budget} if budget else r)
+    return out
+
+
+def _verdict(diffs, paper_g=28.0, paper_alt=27.0, **kw):
+    from gausslib import results
+
+    table = paper.PaperTable("t", "mri", {"accel": 8, "snr_db": 20}, {"spherical": paper_alt, "glayers": paper_g})
+    records = _pair_records(diffs, **kw)
+    rows = [{**r, "budget": json.dumps(r.get("budget", results.LEGACY), sort_keys=True),
+             "setting": json.dumps(r["setting"], sort_keys=True), "variant": json.dumps(r["variant"], sort_keys=True),
+             "psnr_mean": sum(q["psnr"] for q in records if q["method"] == r["method"]) / len(diffs), "n": len(diffs)}
+            for r in records[:2]]
+    return paper.verdict(records, rows, table)
+
+
+def test_strict_verdict_cases():
+    spread = [0.1, -0.1] * 12 + [0.0]                       # sd ≈ 0.1: the interval is about ± 0.04
+    v = _verdict([1.0 + s for s in spread])                 # same sign as the paper's +1, interval off zero
+    assert v["verdict"] == "agrees" and v["n"] == 25 and v["ci"][0] > 0 and v["paper_delta"] == pytest.approx(1.0)
+    assert (v["g"], v["alternative"], v["paper_alternative"]) == ("glayers", "spherical", "spherical")
+    assert paper._t975(24) == pytest.approx(2.0639, abs=1e-4)
+    assert _verdict([-0.5 + s for s in spread])["verdict"] == "reversed"
+    assert _verdict([0.05 + s * 10 for s in spread])["verdict"] == "unresolved"   # holds 0, not the paper's +1
+    v = _verdict([0.1 + s * 10 for s in spread], paper_g=27.3)                   # holds 0 and the paper's +0.3
+    assert v["ci"][0] < 0 < 0.3 < v["ci"][1] and v["verdict"] == "agrees"
+    assert _verdict([-0.5 + s for s in spread], paper_g=26.5)["verdict"] == "agrees"  # the paper's G lose too
+    assert _verdict([1.0])["verdict"] == "no results"
+
+
+def test_strict_verdict_takes_our_best_alternative_and_one_protocol():
+    table = paper.TABLES["table1-8x20"]
+    records = _pair_records([0.5, 0.6, 0.7], alt="orthogonal") + _pair_records([-1.0, -1.1, -0.9], base=26.0)[1::2]
+    rows = [_row("glayers", {"layers": "full", "noise": "reparam"}, 25.6), _row("orthogonal", {"noise": "reparam"}, 25.0),
+            _row("spherical", {"noise": "reparam"}, 26.0)]
+    for r in rows:
+        r["budget"] = '{"protocol": 1}'
+    v = paper.verdict(records, rows, table)
+    assert v["alternative"] == "spherical" and v["verdict"] == "reversed" and v["delta"] == pytest.approx(-0.4)
+    assert not math.isnan(v["tau"])
+    mixed = records + _pair_records([1.0], budget={"protocol": 2})
+    with pytest.raises(ValueError, match="protocol"):
+        paper.verdict(mixed, rows, table)
+    assert paper.verdict(mixed, rows, table, protocol=1)["verdict"] == "reversed"
+    board = paper.scoreboard(records, rows, {"t1": table, "t7": paper.TABLES["table7"]})
+    assert [b["table"] for b in board] == ["t1"]
+
+
+def test_select_never_mixes_protocols():
+    table = paper.TABLES["table1-8x20"]
+    old, new = _row("glayers", {"layers": "full", "noise": "reparam"}, 25.0), _row("glayers", {"layers": "full"}, 26.0)
+    new["budget"] = '{"iters": 510, "protocol": 2}'
+    assert paper.select([old], table)["glayers"]["psnr_mean"] == 25.0
+    with pytest.raises(ValueError, match="protocol"):
+        paper.select([old, new], table)
+    assert paper.select([old, new], table, protocol=2)["glayers"]["psnr_mean"] == 26.0

@@ -6,25 +6,11 @@ import pytest
 import torch
 
 from gausslib import study
-from gausslib.generators.glow import Glow
 from conftest import tiny_stylegan2
 
 KEYS = {"problem", "setting", "method", "variant", "image", "restart", "psnr", "ssim", "lpips", "seconds", "iters",
         "budget"}
 SMALL = ["--psize", "16", "--noise-psize", "4", "--glow-psize", "4", "--no-progress"]
-
-
-@pytest.fixture(scope="module")
-def weights(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("weights")
-    G = tiny_stylegan2(resolution=16)
-    torch.save({"kind": "stylegan2", "config": G.cfg.to_dict(), "state_dict": G.state_dict(), "meta": {}},
-               folder / "sg2.pt")
-    torch.manual_seed(0)
-    glow = Glow(resolution=16, levels=2, steps=1, hidden=8)
-    torch.save({"kind": "glow", "config": glow.cfg.to_dict(), "state_dict": glow.state_dict(), "meta": {}},
-               folder / "glow.pt")
-    return folder
 
 
 def _run(argv):
@@ -39,7 +25,9 @@ def test_mri_quick_records_resume_and_summary(weights, tmp_path, capsys):
     recs = [json.loads(line) for line in out.read_text().splitlines()]
     # 2 settings × 2 images × (2 restarts + best for the latent methods; TV and CSGM-w start once)
     assert len(recs) == 2 * 2 * (2 * 3 + 2 * 2)
-    assert all(set(r) == KEYS for r in recs)
+    assert all(set(r) == KEYS | ({"curve"} if r["restart"] != "best" else set()) for r in recs)
+    curve = recs[0]["curve"]                                       # the convergence curve of every restart
+    assert curve["iteration"][0] == 0 and curve["iteration"][-1] == 5 and len(curve["loss"]) == len(curve["psnr"])
     assert {r["method"] for r in recs} == {"tv", "spherical", "glayers", "csgmw"}
     assert {json.dumps(r["setting"], sort_keys=True) for r in recs} == {
         json.dumps({"accel": 8, "snr_db": s, "targets": "generator"}, sort_keys=True) for s in (10, None)}

@@ -12,17 +12,13 @@ import torch
 
 from gausslib import results, study
 from gausslib.invert import InversionResult
-from conftest import tiny_stylegan2
 
 SMALL = ["--psize", "16", "--noise-psize", "4", "--glow-psize", "4", "--no-progress"]
 
 
 @pytest.fixture(scope="module")
-def sg2(tmp_path_factory):
-    path = tmp_path_factory.mktemp("weights") / "sg2.pt"
-    G = tiny_stylegan2(resolution=16)
-    torch.save({"kind": "stylegan2", "config": G.cfg.to_dict(), "state_dict": G.state_dict(), "meta": {}}, path)
-    return path
+def sg2(weights):
+    return weights / "sg2.pt"
 
 
 def _lines(path):
@@ -160,10 +156,13 @@ def _result(psnr: torch.Tensor) -> InversionResult:
 def test_non_finite_metrics_are_failures_never_done_and_never_written_as_nan(tmp_path):
     nan = float("nan")
     res = _result(torch.tensor([[20.0, nan], [nan, nan]]))
+    res.history = {"iteration": torch.tensor([0, 3]), "loss": torch.tensor([[[1.0, 2.0], [1.0, 1.0]],
+                                                                          [[0.5, nan], [nan, nan]]])}
     assert results.failed_images([7, 8], res) == [8]
     recs = results.make_records("mri", {"accel": 8}, "tv", {}, [7, 8], res, torch.full((2, 2), nan),
                                 {"protocol": 2})
     assert {r["image"] for r in recs} == {7}                           # image 8: no record, no "best"
+    assert [r["curve"]["loss"] for r in recs if r["restart"] != "best"] == [[1.0, 0.5], [2.0, None]]
     bad = [r for r in recs if r.get("failed")]
     assert len(bad) == 1 and bad[0]["restart"] == 1 and bad[0]["psnr"] is None
     best = [r for r in recs if r["restart"] == "best"]

@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 from gausslib import phantoms
 from gausslib.generators import ood, zoo
 from gausslib.generators.glow import TEMPERATURE, dequantize
+from gausslib.generators.stylegan2 import Generator
 from gausslib.swd import swd
 
 HELDOUT, FLOOR = 1, 2  # phantom seeds never used in training (training seeds are >= 10 000)
@@ -126,7 +127,7 @@ def noise_metrics(G, real: torch.Tensor) -> dict:
     ``ood_noise_maps`` (:func:`ood.scores` of out-of-distribution noise maps against ``real`` ``[n, 1, R, R]``,
     at most ``OOD_IMAGES`` of them) and ``noise_strength_abs`` (the learned strengths, 4×4 first)."""
     out = {"noise_redraw_psnr": noise_redraw_psnr(G), "ood_noise_maps": ood.scores(G, real[:OOD_IMAGES], target="noise")}
-    if hasattr(G, "noise_strengths"):
+    if isinstance(G, Generator):  # the official architecture learns a strength per layer; StyleGAN2-lite does not
         out["noise_strength_abs"] = [float(v) for v in G.noise_strengths().abs()]
     return out
 
@@ -160,6 +161,16 @@ def evaluate(name: str, n: int = 2000, weights_dir=zoo.WEIGHTS_DIR) -> dict:
 GENERATIONS = {"textured": ("stylegan2-phantom64", "glow-phantom64", ""),
                "brain": ("stylegan2-phantom64-smooth", "glow-phantom64-smooth", "-smooth")}
 GENERATIONS["smooth"] = GENERATIONS["brain"]
+
+
+def generation_of(name: str) -> str:
+    """Returns the data a shipped generator ``name`` was trained on (``"textured"`` or ``"brain"``), the key of
+    its figures in :data:`GENERATIONS`."""
+    for data in ("textured", "brain"):
+        if name in GENERATIONS[data][:2]:
+            return data
+    raise ValueError(f"name: expected one of the shipped generators "
+                     f"{[n for d in ('textured', 'brain') for n in GENERATIONS[d][:2]]}, got {name!r}")
 
 
 def figure_names(data: str = "textured") -> dict[str, str]:

@@ -95,7 +95,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gausslib.generators.stylegan2 import Generator, StyleGAN2Config, setup_filter
+from gausslib.generators.stylegan2 import Generator, StyleGAN2Config, resolutions, setup_filter
 
 PERSISTENT = "torch_utils.persistence._reconstruct_persistent_obj"
 TF_NETWORK = "dnnlib.tflib.network.Network"
@@ -238,6 +238,19 @@ def read_pickle(path: str | Path):
 
 
 # ----------------------------------------------------------------------------- public entry point
+def config_f(resolution: int = 256, img_channels: int = 1) -> StyleGAN2Config:
+    """Returns the config-F architecture at ``resolution`` (the paper's MRI generator: 256, one channel).
+
+    z and w of 512, an 8-layer mapping with learning-rate multiplier 0.01, and the official channel plan
+    ``min(32768 // R, 512)`` per block resolution R (TensorFlow: ``fmap_base = 16 << 10`` with the
+    stage offset; stylegan2-ada-pytorch: ``channel_base = 32768``, ``channel_max = 512``). The weights
+    of such a model are random: a stand-in with the paper generator's shapes and cost.
+    """
+    channels = {r: min(32768 // r, 512) for r in resolutions(resolution)}
+    return _config(resolution=resolution, img_channels=img_channels, z_dim=512, w_dim=512, mapping_layers=8,
+                   mapping_lr_mul=0.01, channels=channels)
+
+
 def load_official(path: str | Path, device: str | torch.device = "cpu") -> Generator:
     """Returns the generator of an official StyleGAN2 pickle as a frozen eval-mode ``Generator`` on ``device``.
 

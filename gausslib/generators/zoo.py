@@ -219,6 +219,8 @@ def load(name_or_path: str | Path, device: str | torch.device = "cpu", weights_d
     """
     path, expected = resolve(name_or_path, weights_dir)
     if not path.exists():
+        if expected is None:
+            raise FileNotFoundError(f"generator weights {path} not found")
         raise FileNotFoundError(f"generator weights {path} not found (expected sha256 {expected}); "
                                 "run `make train` to reproduce them")
     if expected is not None:

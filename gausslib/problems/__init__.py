@@ -7,7 +7,9 @@ validation targets); ``Setting``, a frozen dataclass whose fields, in order, are
 ``"setting"`` keys (see :func:`record`) and whose defaults are the paper's (``targets`` last: ``"generator"``,
 ``"phantom"`` or ``"ood"``); ``build(setting, x: [N, C, H, W], ids) -> Problem`` with the
 measurement noise of image ``ids[k]`` seeded by its id; ``add_arguments(parser)``, the CLI
-options of its settings; ``settings(args, targets) -> list[Setting]``, the settings they ask for.
+options of its settings; ``settings(args, targets) -> list[Setting]``, the settings they ask for; optionally
+``tv_start(x_true) -> [N, C, H, W]``, TV's first iterate under protocol 2 where the authors give
+one (eikonal: the smoothed truth).
 
 Adding a problem is one module plus one line in ``_MODULES``::
 

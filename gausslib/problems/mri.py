@@ -43,7 +43,7 @@ class Setting:
 def load_mask(path: str | Path) -> torch.Tensor:
     """Return the centred 0/1 k-space mask ``[H, W]`` (bool) stored in the ``.npy`` file ``path``.
 
-    Leading singleton axes are dropped (``[1, H, W]`` files are common); anything but 0s and 1s is refused.
+    Singleton axes are dropped (``[1, H, W]`` files are common); anything but 0s and 1s is refused.
     """
     import numpy as np
 
@@ -53,8 +53,7 @@ def load_mask(path: str | Path) -> torch.Tensor:
     if not path.is_file():
         raise ValueError(f"mask: no such file {str(path)!r}")
     m = np.load(path, allow_pickle=False)
-    while m.ndim > 2 and m.shape[0] == 1:
-        m = m[0]
+    m = m.squeeze() if m.ndim > 2 else m
     if m.ndim != 2 or np.iscomplexobj(m) or not np.isin(m, (0, 1)).all():
         raise ValueError(f"mask: {str(path)!r} must hold a 0/1 array [H, W], got dtype {m.dtype} and shape {list(m.shape)}")
     return torch.from_numpy(m != 0)
