@@ -70,6 +70,21 @@ def summary_ms(times: list[float]) -> dict[str, float]:
     return {"median": 1e3 * statistics.median(times), "q25": 1e3 * q[0], "q75": 1e3 * q[2]}
 
 
+def one_thread(make_rows) -> list[dict]:
+    """Return ``make_rows()`` computed on one torch thread (the thread count restored after), each row
+    stamped with ``threads = 1`` and the load average at the end (context for timings on a shared machine)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        rows = make_rows()
+    finally:
+        torch.set_num_threads(threads)
+    load = load_average()
+    for r in rows:
+        r["threads"], r["load_avg_1min"] = 1, load
+    return rows
+
+
 def load_average() -> float:
     """Return the 1-minute load average (context for timings on a shared machine)."""
     return os.getloadavg()[0]

@@ -83,3 +83,12 @@ def test_step_benchmark_uses_the_inversions_patch_matrices():
     assert list(timers) == ["whiten", "ica", "yeo_johnson", "lambert", "standardize", "stack", "eigh"]
     for fn in timers.values():
         fn()
+
+
+def test_one_thread_stamps_rows_and_restores_the_thread_count():
+    from gausslib.bench import one_thread
+
+    before = torch.get_num_threads()
+    rows = one_thread(lambda: [{"threads_inside": torch.get_num_threads()}])
+    assert rows[0]["threads_inside"] == 1 and rows[0]["threads"] == 1 and rows[0]["load_avg_1min"] >= 0
+    assert torch.get_num_threads() == before

@@ -33,7 +33,7 @@ import time
 import torch
 
 from gausslib import problems
-from gausslib.bench import interleaved, load_average, summary_ms
+from gausslib.bench import interleaved, one_thread, summary_ms
 from gausslib.generators import zoo
 from gausslib.invert import Recorder
 from gausslib.lbfgs import BatchedLBFGS, _evaluate
@@ -152,13 +152,5 @@ def generators(name: str) -> list[str]:
 
 def run(quick: bool = False) -> list[dict]:
     """Return one row per (problem, generator, method), one thread, float32, CPU time (see the module docstring)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        rows = [r for name in PROBLEMS for weights in generators(name) for r in _problem(name, weights, quick)]
-    finally:
-        torch.set_num_threads(threads)
-    load = load_average()
-    for r in rows:
-        r["threads"], r["load_avg_1min"] = 1, load
-    return rows
+    return one_thread(lambda: [r for name in PROBLEMS for weights in generators(name)
+                               for r in _problem(name, weights, quick)])

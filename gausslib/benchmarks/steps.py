@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import torch
 
-from gausslib.bench import interleaved, load_average, summary_ms
+from gausslib.bench import interleaved, one_thread, summary_ms
 from gausslib.generators import zoo
 from gausslib.layers import GaussianizationLayers
 from gausslib.reparam import Gaussianized
@@ -63,28 +63,22 @@ def _timers(X: torch.Tensor, stack) -> dict:
     return {**{s.name: step_fn(s, Xi) for s, Xi in zip(stack.steps, inputs)}, "stack": whole, "eigh": eighs}
 
 
+def _rows(repeats: int) -> list[dict]:
+    rows = []
+    for weights in GENERATORS:
+        reparam = Gaussianized()
+        stack = GaussianizationLayers(**reparam.layer_options)  # the inversion's stack (temperature aside)
+        for kind, X in patch_matrices(zoo.load(weights), reparam).items():
+            times = interleaved(_timers(X, stack), repeats=repeats)
+            total = summary_ms(times["stack"]["cpu"])["median"]
+            for name, t in times.items():
+                s = summary_ms(t["cpu"])
+                rows.append({"generator": weights, "group": kind, "shape": "x".join(map(str, X.shape)),
+                             "dtype": str(X.dtype).removeprefix("torch."), "step": name, "ms": s["median"],
+                             "q25_ms": s["q25"], "q75_ms": s["q75"], "share_of_stack": s["median"] / total})
+    return rows
+
+
 def run(quick: bool = False) -> list[dict]:
     """Return one row per (generator, group, step): median and quartiles in ms, one thread, CPU time."""
-    repeats = 3 if quick else 11
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    rows = []
-    try:
-        for weights in GENERATORS:
-            reparam = Gaussianized()
-            G = zoo.load(weights)
-            stack = GaussianizationLayers(**reparam.layer_options)  # the inversion's stack (temperature aside)
-            for kind, X in patch_matrices(G, reparam).items():
-                times = interleaved(_timers(X, stack), repeats=repeats)
-                total = summary_ms(times["stack"]["cpu"])["median"]
-                for name, t in times.items():
-                    s = summary_ms(t["cpu"])
-                    rows.append({"generator": weights, "group": kind, "shape": "x".join(map(str, X.shape)),
-                                 "dtype": str(X.dtype).removeprefix("torch."), "step": name, "ms": s["median"],
-                                 "q25_ms": s["q25"], "q75_ms": s["q75"], "share_of_stack": s["median"] / total})
-    finally:
-        torch.set_num_threads(threads)
-    load = load_average()
-    for r in rows:
-        r["threads"], r["load_avg_1min"] = 1, load
-    return rows
+    return one_thread(lambda: _rows(3 if quick else 11))
