@@ -66,14 +66,15 @@ def solve_scalar(fn: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
                 unconverged & (hi == hi0) & (hi0 - theta <= near))
 
 
-def implicit_solve(fn: HFn, xs: Sequence[torch.Tensor], root: Root, lo: torch.Tensor, hi: torch.Tensor) -> torch.Tensor:
+def implicit_solve(fn: HFn, xs: Sequence[torch.Tensor], root: Root, lo: torch.Tensor, hi: torch.Tensor,
+                   *, pullback=None) -> torch.Tensor:
     """Return θ*(xs): [B] from a solved ``root`` of ``fn(θ, *xs) = 0`` in ``[lo, hi]``, with its gradient.
 
-    Inside the range the gradient is implicit (:func:`implicit_root`); where ``h`` kept one sign
-    over the whole range the result is that end of the range (Goerg's ``argmin h²``), with the
-    end's own gradient (``lo``/``hi`` may depend on ``xs``).
+    Inside the range the gradient is implicit (:func:`implicit_root`; ``pullback`` as there); where ``h``
+    kept one sign over the whole range the result is that end of the range (Goerg's ``argmin h²``), with
+    the end's own gradient (``lo``/``hi`` may depend on ``xs``).
     """
-    theta = implicit_root(fn, root.theta, *xs)
+    theta = implicit_root(fn, root.theta, *xs, pullback=pullback)
     return torch.where(root.at_hi, hi, torch.where(root.at_lo, lo, theta))
 
 
@@ -84,30 +85,38 @@ def _safe_reciprocal(a: torch.Tensor) -> torch.Tensor:
 
 class _ImplicitRoot(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, fn, theta, *xs):
-        ctx.fn = fn
+    def forward(ctx, fn, pullback, theta, *xs):
+        ctx.fn, ctx.pullback = fn, pullback
         ctx.save_for_backward(theta, *xs)
         return theta.clone()
 
     @staticmethod
     def backward(ctx, grad):
         theta, *xs = ctx.saved_tensors
-        needs = ctx.needs_input_grad[2:]
-        with torch.enable_grad():
-            leaves = [x.detach().requires_grad_(n) for x, n in zip(xs, needs)]
-            h, dh = ctx.fn(theta.detach(), *leaves)
-            v = -grad * _safe_reciprocal(dh.detach())
-            wanted = [x for x, n in zip(leaves, needs) if n]
-            got = iter(torch.autograd.grad(h, wanted, v, allow_unused=True) if wanted else [])
-        grads = [next(got) if n else None for n in needs]
+        needs = ctx.needs_input_grad[3:]
+        if ctx.pullback is not None:
+            dh, pull = ctx.pullback(theta, *xs)
+            grads = list(pull(-grad * _safe_reciprocal(dh)))
+            grads = [g if n else None for g, n in zip(grads, needs)]
+        else:
+            with torch.enable_grad():
+                leaves = [x.detach().requires_grad_(n) for x, n in zip(xs, needs)]
+                h, dh = ctx.fn(theta.detach(), *leaves)
+                v = -grad * _safe_reciprocal(dh.detach())
+                wanted = [x for x, n in zip(leaves, needs) if n]
+                got = iter(torch.autograd.grad(h, wanted, v, allow_unused=True) if wanted else [])
+            grads = [next(got) if n else None for n in needs]
         grads = [torch.zeros_like(x) if (g is None and n) else g for g, x, n in zip(grads, xs, needs)]
-        return (None, None, *grads)
+        return (None, None, None, *grads)
 
 
-def implicit_root(fn: HFn, theta: torch.Tensor, *xs: torch.Tensor) -> torch.Tensor:
+def implicit_root(fn: HFn, theta: torch.Tensor, *xs: torch.Tensor, pullback=None) -> torch.Tensor:
     """Return ``theta`` (a solved root, [B]) carrying the implicit-function-theorem gradient.
 
     ``fn(θ, *xs) -> (h, ∂h/∂θ)``: the defining equation, differentiable in ``xs``; it is
     re-evaluated once in the backward pass. ``theta`` itself is treated as a constant input.
+    ``pullback(θ, *xs) -> (∂h/∂θ, pull)``, optional: the same derivative by hand, with
+    ``pull(v: [B]) -> `` the products ``v ∂h/∂x`` for every ``x`` of ``xs`` (``None`` where not
+    differentiable); used instead of differentiating ``fn`` by autograd.
     """
-    return _ImplicitRoot.apply(fn, theta.detach(), *xs)
+    return _ImplicitRoot.apply(fn, pullback, theta.detach(), *xs)

@@ -94,8 +94,9 @@ class _Transform(torch.autograd.Function):
         return g_t, g_lam, None, None
 
 
-def _llf_prepared(lam: torch.Tensor, prep):
-    p, s, t, st_mean = prep
+def _llf_parts(lam: torch.Tensor, p: torch.Tensor, s: torch.Tensor, t: torch.Tensor):
+    """Return ``(r, ∂h/∂λ, parts)`` with ``h = −r/2 + mean(s t)`` (see :func:`_llf_prepared`) and the
+    per-entry terms its gradient in ``t`` needs: ``(e^{at}, t e^{at}, c, c_λ, var, cov, var not floored)``."""
     # Closed forms lose digits as a → 0; keep |a| >= eps^{1/3} there (moves λ* by at most that).
     amin = torch.finfo(t.dtype).eps ** (1.0 / 3.0)
     a_pos = torch.where(lam.abs() < amin, torch.full_like(lam, amin), lam)
@@ -103,18 +104,27 @@ def _llf_prepared(lam: torch.Tensor, prep):
     ia = _per_side(p, 1.0 / a_pos, 1.0 / a_neg)
     em1 = torch.expm1(t / ia)
     phi = em1 * ia                                  # (e^{at} − 1)/a; ψ = s φ
-    te = t * (em1 + 1.0)
+    e = em1 + 1.0
+    te = t * e
     phi_a = (te - phi) * ia                         # ∂ψ/∂λ (the side's sign cancels)
     phi_aa = (t * te - 2.0 * phi_a) * ia            # s ∂²ψ/∂λ²
     psi = s * phi
     c = psi - psi.mean(-1, keepdim=True)
     cl = phi_a - phi_a.mean(-1, keepdim=True)
-    var = mean_dot(c, c).clamp_min(torch.finfo(t.dtype).tiny ** 0.5)
-    r = 2.0 * mean_dot(c, phi_a) / var
+    floor = torch.finfo(t.dtype).tiny ** 0.5
+    var_raw = mean_dot(c, c)
+    var = var_raw.clamp_min(floor)
+    cov = mean_dot(c, phi_a)
+    r = 2.0 * cov / var
     d2var = 2.0 * mean_dot(cl, cl) + 2.0 * mean_dot(c, s * phi_aa)
-    h = -0.5 * r + st_mean
     dh = -0.5 * (d2var / var - r * r)
-    return h, dh
+    return r, dh, (e, te, c, cl, var, cov, var_raw > floor)
+
+
+def _llf_prepared(lam: torch.Tensor, prep):
+    p, s, t, st_mean = prep
+    r, dh, _ = _llf_parts(lam, p, s, t)
+    return -0.5 * r + st_mean, dh
 
 
 def _llf_terms(lam: torch.Tensor, x: torch.Tensor):
@@ -126,6 +136,25 @@ def _llf_of_log(lam: torch.Tensor, t: torch.Tensor, p: torch.Tensor, s: torch.Te
     """:func:`_llf_terms` from ``t = log(1 + s x)`` and the sides ``p``, ``s`` (constant almost everywhere):
     the implicit gradient then reaches ``x`` through ``t``'s own graph, with no second ``log1p``."""
     return _llf_prepared(lam, (p, s, t, (s * t).mean(-1)))
+
+
+def _llf_of_log_pullback(lam: torch.Tensor, t: torch.Tensor, p: torch.Tensor, s: torch.Tensor):
+    """``(∂h/∂λ, pull)`` of :func:`_llf_of_log` by hand (see :func:`gausslib.implicit.implicit_root`).
+
+    With ``ψ = s φ``, ``∂ψ/∂t = s e^{at}``, ``∂φ_λ/∂t = t e^{at}`` and ``h = −cov(ψ, φ_λ)/var ψ + mean(s t)``:
+    ``N ∂h/∂t = −(s e^{at} c_λ + c t e^{at})/var + 2 cov c s e^{at}/var² + s`` (``c``, ``c_λ`` centred ψ, φ_λ;
+    the variance term drops where the variance is floored, as its clamp's gradient).
+    """
+    _, dh, (e, te, c, cl, var, cov, free) = _llf_parts(lam, p, s, t)
+
+    def pull(v):
+        se = s * e
+        k = (2.0 * cov / (var * var) * free)[:, None]
+        dt = torch.addcmul(c * te, se, cl) / (-var[:, None])
+        dt = torch.addcmul(dt, c, se * k) + s
+        return dt * (v / t.shape[-1])[:, None], None, None
+
+    return dh, pull
 
 
 def _bracket(x: torch.Tensor):
@@ -175,5 +204,5 @@ def yeo_johnson(X: torch.Tensor, iters: int = 6, *, compile: bool = False):
     p, s, t, st_mean = _prepare(x)
     root = maybe_compiled(_solve_prepared, compile)((p, s, t.detach(), st_mean.detach()), lo.detach(), hi.detach(),
                                                     iters)
-    lam = implicit_solve(_llf_of_log, (t, p, s), root, lo, hi)
+    lam = implicit_solve(_llf_of_log, (t, p, s), root, lo, hi, pullback=_llf_of_log_pullback)
     return _transform_prepared((p, s, t, st_mean), lam).reshape(X.shape), lam
