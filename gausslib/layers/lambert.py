@@ -85,16 +85,31 @@ def _kurtosis_moments(x: torch.Tensor, w: torch.Tensor):
     kurtosis is 0; the logarithm makes ``h(b)`` much less convex than κ, so Newton steps from
     Goerg's start overshoot less.
     """
+    h, dh, _ = _kurtosis_parts(x, w)
+    return h, dh
+
+
+def _kurtosis_parts(x: torch.Tensor, w: torch.Tensor):
+    """:func:`_kurtosis_moments` and the terms of ``∂h/∂x``: ``(xc, xc³, m2, m4, m2 not floored, m4 not floored)``."""
     px = x * (w / (1.0 + w))                        # −2 ∂x/∂b
     xc = x - x.mean(-1, keepdim=True)
     xc2 = xc * xc
     xc3 = xc2 * xc
     tiny = torch.finfo(x.dtype).tiny ** 0.5
-    m2 = mean_dot(xc, xc).clamp_min(tiny)
-    m4 = mean_dot(xc2, xc2).clamp_min(tiny)
+    m2_raw, m4_raw = mean_dot(xc, xc), mean_dot(xc2, xc2)
+    m2, m4 = m2_raw.clamp_min(tiny), m4_raw.clamp_min(tiny)
     dm2 = -mean_dot(xc, px)                         # Σ xc = 0 drops the mean of ∂x/∂b
     dm4 = -2.0 * (mean_dot(xc3, px) - xc3.mean(-1) * px.mean(-1))
-    return torch.log(m4 / (3.0 * m2 * m2)), dm4 / m4 - 2.0 * dm2 / m2
+    return torch.log(m4 / (3.0 * m2 * m2)), dm4 / m4 - 2.0 * dm2 / m2, (xc, xc3, m2, m4, m2_raw > tiny, m4_raw > tiny)
+
+
+def _point(b: torch.Tensor, y: torch.Tensor, mu: torch.Tensor):
+    """Return ``(w, x, ∂x/∂u)`` at ``x = W_{e^b}(u)``, ``u = y − μ`` (no graph): ``∂x/∂u = e^{-w/2}/(1 + w)``."""
+    with torch.no_grad():
+        u = y - mu[:, None]
+        w = _lambertw_forward(torch.exp(b)[:, None] * u * u)
+        e = torch.exp(-0.5 * w)
+        return w, u * e, e / (1.0 + w)
 
 
 def _kurtosis_terms(b: torch.Tensor, y: torch.Tensor, mu: torch.Tensor):
@@ -104,14 +119,25 @@ def _kurtosis_terms(b: torch.Tensor, y: torch.Tensor, mu: torch.Tensor):
     the linearisation ``x + (∂x/∂u)(δy − δμ)``, ``∂x/∂u = e^{-w/2}/(1 + w)``: same value, a
     graph of a few ops instead of one through the Lambert W iterations.
     """
-    with torch.no_grad():
-        u = y - mu[:, None]
-        w = _lambertw_forward(torch.exp(b)[:, None] * u * u)
-        e = torch.exp(-0.5 * w)
-        x = u * e
-        dxdu = e / (1.0 + w)
+    w, x, dxdu = _point(b, y, mu)
     x = x + dxdu * ((y - y.detach()) - (mu - mu.detach())[:, None])
     return _kurtosis_moments(x, w)
+
+
+def _kurtosis_pullback(b: torch.Tensor, y: torch.Tensor, mu: torch.Tensor):
+    """``(∂h/∂b, pull)`` of :func:`_kurtosis_terms` by hand (see :func:`gausslib.implicit.implicit_root`):
+    ``N ∂h/∂x = 4 (xc³ − mean xc³)/m4 − 4 xc/m2`` (a floored moment's term drops, as its clamp's gradient),
+    ``∂x/∂y = ∂x/∂u = −∂x/∂μ``."""
+    w, x, dxdu = _point(b, y, mu)
+    _, dh, (xc, xc3, m2, m4, m2_free, m4_free) = _kurtosis_parts(x, w)
+
+    def pull(v):
+        k = 4.0 * v / x.shape[-1]
+        k4, k2 = (k * m4_free / m4)[:, None], (k * m2_free / m2)[:, None]
+        gy = torch.addcmul((xc3 - xc3.mean(-1, keepdim=True)) * k4, xc, -k2) * dxdu
+        return gy, -gy.sum(-1)
+
+    return dh, pull
 
 
 class _PreparedKurtosis:
@@ -175,7 +201,7 @@ def lambert_gaussianize(Y: torch.Tensor, iters: int = 7, *, outer: int = 1, loca
         steps = iters if k == 0 else max(iters // 2, 1)
         start = (b0 if k == 0 else b).detach()
         root = maybe_compiled(_solve_log_beta, compile)(yd, mu.detach(), start, lo.detach(), hi.detach(), steps)
-        b = implicit_solve(_kurtosis_terms, (y, mu), root, lo, hi)
+        b = implicit_solve(_kurtosis_terms, (y, mu), root, lo, hi, pullback=_kurtosis_pullback)
         beta = torch.exp(b)
     X = lambert_transform(Y, mu, beta)
     sigma = X.flatten(1).std(-1)
