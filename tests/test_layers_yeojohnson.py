@@ -70,3 +70,11 @@ def test_transform_near_singular_lambdas_matches_scipy(lam, dtype, rtol):
     ref = torch.from_numpy(stats.yeojohnson(x.numpy(), lam))
     y = yeo_johnson_transform(x.to(dtype)[None, :, None], torch.tensor([lam], dtype=dtype))
     torch.testing.assert_close(y.flatten().double(), ref, rtol=rtol, atol=rtol)
+
+
+@pytest.mark.parametrize("lam", [1e-9, 0.7, 2.0 - 1e-10, 3.0])
+def test_transform_is_twice_differentiable(lam):
+    # unrolled Newton steps on the likelihood (notebook 08) differentiate ψ twice in λ
+    x = torch.linspace(-3, 3, 12, dtype=torch.float64).reshape(1, 4, 3).requires_grad_()
+    l = torch.tensor([lam], dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradgradcheck(yeo_johnson_transform, (x, l))

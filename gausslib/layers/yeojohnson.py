@@ -47,40 +47,48 @@ def _per_side(p: torch.Tensor, on_pos: torch.Tensor, on_neg: torch.Tensor) -> to
 
 
 def yeo_johnson_transform(X: torch.Tensor, lam: torch.Tensor) -> torch.Tensor:
-    """Return ``ψ(λ, X): [B, n, d]`` for ``λ: [B]`` (differentiable in both).
+    """Return ``ψ(λ, X): [B, n, d]`` for ``λ: [B]`` (differentiable in both, to any order).
 
     The side's exponent is selected with ``torch.where`` (a multiply-add blend of ``λ`` and
     ``2 − λ`` cancels to 0 for tiny λ), and ``expm1(a t)/a`` becomes its series below
     ``|a| < sqrt(eps)``; the branch not taken sees only finite arguments.
     """
-    return _transform_prepared(_prepare(X), lam)
+    p, s, t, _ = _prepare(X)
+    return _transform_terms(p, s, t, per_item(lam, X))[0]
+
+
+def _transform_terms(p, s, t, lam):
+    """Return ``(ψ, (a, a_safe, small, expm1(a t), φ))``: the transform of prepared entries (see :func:`_prepare`)
+    for ``λ`` broadcast to ``t``, and the terms of its derivatives (``φ = expm1(a t)/a`` where not small)."""
+    a = torch.where(p > 0, lam, 2.0 - lam)
+    small = a.abs() < torch.finfo(t.dtype).eps ** 0.5
+    a_safe = torch.where(small, torch.ones_like(a), a)
+    at = a * t
+    series = t * (1.0 + at * (0.5 + at / 6.0))
+    em1 = torch.expm1(at)                           # finite on both branches; = expm1(a_safe t) where used
+    closed = em1 / a_safe
+    return s * torch.where(small, series, closed), (a, a_safe, small, em1, closed)
 
 
 def _transform_prepared(prep, lam: torch.Tensor) -> torch.Tensor:
-    """:func:`yeo_johnson_transform` of prepared entries ``(p, s, t, ·)`` (see :func:`_prepare`), shaped like ``t``."""
+    """The layer's transform of prepared entries ``(p, s, t, ·)``, shaped like ``t``: a first derivative
+    by hand (:class:`_Transform`; the layer's implicit gradient is first order anyway)."""
     p, s, t, _ = prep
     return _Transform.apply(t, per_item(lam, t), p, s)
 
 
 class _Transform(torch.autograd.Function):
-    """``ψ = s φ(a, t)``, ``φ = expm1(a t)/a`` (its series below ``|a| < sqrt(eps)``), ``a = λ`` or ``2 − λ`` by side.
-
-    Backward by hand: ``∂ψ/∂t = s e^{a t}`` and ``∂ψ/∂λ = ∂φ/∂a = (t e^{a t} − φ)/a`` on both sides (the
-    signs of ``s`` and ``∂a/∂λ`` cancel), ``t²/2 + a t³/3`` on the series — what autograd gives through the
-    selections, with a few kernels instead of the backward of every ``where``.
+    """:func:`_transform_terms` with its backward by hand, one kernel per term instead of the backward of
+    every selection: ``∂ψ/∂t = s e^{a t}`` and ``∂ψ/∂λ = ∂φ/∂a = (t e^{a t} − φ)/a`` on both sides (the
+    signs of ``s`` and ``∂a/∂λ`` cancel), ``t²/2 + a t³/3`` on the series. Not twice differentiable
+    (:func:`yeo_johnson_transform` is).
     """
 
     @staticmethod
     def forward(ctx, t, lam, p, s):
-        a = torch.where(p > 0, lam, 2.0 - lam)
-        small = a.abs() < torch.finfo(t.dtype).eps ** 0.5
-        a_safe = torch.where(small, torch.ones_like(a), a)
-        at = a * t
-        series = t * (1.0 + at * (0.5 + at / 6.0))
-        em1 = torch.expm1(at)                       # finite on both branches; = expm1(a_safe t) where used
-        closed = em1 / a_safe
+        psi, (a, a_safe, small, em1, closed) = _transform_terms(p, s, t, lam)
         ctx.save_for_backward(t, s, a, a_safe, small, em1, closed)
-        return s * torch.where(small, series, closed)
+        return psi
 
     @staticmethod
     def backward(ctx, grad):
