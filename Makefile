@@ -110,29 +110,35 @@ checkpoints-save:
 	  cp runs/$$r/checkpoint.pt data/checkpoints/$$r.pt; cp runs/$$r/log.jsonl data/checkpoints/$$r-log.jsonl; fi; done
 
 # The paper's studies on the shipped generators (resumable: a rerun skips finished images).
-# The defaults are the paper's budget (L-BFGS up to 510 iterations, Adam 1000; many CPU hours);
-# the committed protocol-1 results used STUDY_BUDGET="--iters 100 --adam-iters 300". Records carry
-# their budget, so another budget runs new cells beside the old ones. Two chains run side by side
-# as study-a and study-b (one core each); `--shard i/N` splits a run (gausslib/README.md).
+# The defaults are studies v2: protocol 2 at the paper's budget (L-BFGS up to 510 iterations, Adam
+# 1000; many CPU hours) on the v2 generators, into data/results/v2. The committed protocol-1 results
+# in data/results came from
+#   make study STUDY_OUT=data/results SG2=stylegan2-phantom64-smooth GLOW=glow-phantom64-smooth \
+#        STUDY_BUDGET="--protocol 1 --iters 100 --adam-iters 300"
+# Records carry their budget, so another budget runs new cells beside the old ones. Two chains run
+# side by side as study-a and study-b (one core each); `--shard i/N` splits a run (gausslib/README.md).
 STUDY := $(PY) -m gausslib.study
 STUDY_BUDGET ?=
-STUDY_ARGS = --images 25 --restarts 3 --batch-images 5 --threads 1 --no-progress $(STUDY_BUDGET)
+STUDY_OUT ?= data/results/v2
+SG2 ?= stylegan2-phantom64
+GLOW ?= glow-phantom64
+STUDY_ARGS = --images 25 --restarts 3 --batch-images 5 --threads 1 --no-progress --results-dir $(STUDY_OUT) $(STUDY_BUDGET)
 ALL_METHODS := tv spherical csgmw noisereg orthogonal glayers
 study: study-a study-b
-	$(STUDY) summarize
+	$(STUDY) summarize --results-dir $(STUDY_OUT)
 
 study-a: $(STAMP)
-	$(STUDY) mri --accel 8 --snr 20 10 --methods $(ALL_METHODS) $(STUDY_ARGS)
-	$(STUDY) mri --accel 8 --snr 20 --methods glayers --ablation $(STUDY_ARGS)
-	$(STUDY) eikonal --methods tv spherical glayers $(STUDY_ARGS)
-	$(STUDY) mri --accel 8 --snr 20 --targets ood --methods tv spherical glayers $(STUDY_ARGS)
-	$(STUDY) mri --accel 8 --snr 20 --methods spherical orthogonal glayers --noise-modes fixed $(STUDY_ARGS)
-	$(STUDY) mri --accel 8 --snr 20 --methods spherical --noise-modes free $(STUDY_ARGS)
+	$(STUDY) mri --accel 8 --snr 20 10 --methods $(ALL_METHODS) --generator $(SG2) $(STUDY_ARGS)
+	$(STUDY) mri --accel 8 --snr 20 --methods glayers --ablation --generator $(SG2) $(STUDY_ARGS)
+	$(STUDY) eikonal --methods tv spherical glayers --generator $(SG2) $(STUDY_ARGS)
+	$(STUDY) mri --accel 8 --snr 20 --targets ood --methods tv spherical glayers --generator $(SG2) $(STUDY_ARGS)
+	$(STUDY) mri --accel 8 --snr 20 --methods spherical orthogonal glayers --noise-modes fixed --generator $(SG2) $(STUDY_ARGS)
+	$(STUDY) mri --accel 8 --snr 20 --methods spherical --noise-modes free --generator $(SG2) $(STUDY_ARGS)
 
 study-b: $(STAMP)
-	$(STUDY) mri --accel 2 --snr 20 --methods $(ALL_METHODS) $(STUDY_ARGS)
-	$(STUDY) deblur --methods spherical orthogonal raw glayers --betas 0 0.1 1 --layouts P1 P2 $(STUDY_ARGS)
-	$(STUDY) deblur --methods spherical raw glayers --betas 0 --layouts P1 --inaccurate 2.5 $(STUDY_ARGS)
+	$(STUDY) mri --accel 2 --snr 20 --methods $(ALL_METHODS) --generator $(SG2) $(STUDY_ARGS)
+	$(STUDY) deblur --methods spherical orthogonal raw glayers --betas 0 0.1 1 --layouts P1 P2 --generator $(GLOW) $(STUDY_ARGS)
+	$(STUDY) deblur --methods spherical raw glayers --betas 0 --layouts P1 --inaccurate 2.5 --generator $(GLOW) $(STUDY_ARGS)
 
 clean:
 	rm -rf book/_build
