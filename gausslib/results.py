@@ -47,7 +47,7 @@ import torch
 
 __all__ = ["RESULTS", "PROTOCOL", "LEGACY", "default_root", "result_files", "key", "record_key", "read_records",
            "read_all", "make_records", "failed_images", "append_records", "repair", "writer_lock", "LockHeld",
-           "done", "log_run", "check_same_generator", "summary_rows", "summarize"]
+           "done", "log_run", "check_same_generator", "summary_rows", "summarize", "convergence"]
 
 PROTOCOL = 2  # the protocol of new records (docs: gausslib/README.md, "Study protocols")
 LEGACY = {"protocol": 1}  # the budget of records that have none: protocol 1, budget in runs.jsonl
@@ -142,6 +142,53 @@ def _curve(history: dict, k: int, r: int) -> dict | None:
     for name in ("loss", "psnr"):
         if name in history:
             out[name] = [_finite(v) for v in history[name][:, k, r]]
+    return out
+
+
+def _quartiles(values: list[float]) -> tuple[float, float, float]:
+    if len(values) == 1:
+        return values[0], values[0], values[0]
+    q1, q2, q3 = statistics.quantiles(values, n=4, method="inclusive")
+    return q1, q2, q3
+
+
+def _carried(curve: dict, name: str, grid: list[int]) -> list[float | None]:
+    """Return ``curve[name]`` on ``grid``: at each grid iteration, the last finite value recorded at or before
+    it (a run that stopped early keeps its final value); None before the first."""
+    points = [(i, v) for i, v in zip(curve["iteration"], curve[name]) if v is not None]
+    out, k, last = [], 0, None
+    for t in grid:
+        while k < len(points) and points[k][0] <= t:
+            last = points[k][1]
+            k += 1
+        out.append(last)
+    return out
+
+
+def convergence(records: list[dict], label=lambda r: r["method"]) -> dict[str, dict]:
+    """Return the convergence of each method: quartiles over every image and restart of its curves.
+
+    ``records``: the records of one setting; only restart records with a ``"curve"`` count. ``label``:
+    record → the name a method is shown under. Returns ``{name: {"iteration": [T], "n": curves,
+    "relative_loss": [q25, median, q75], "psnr": [q25, median, q75]}}``, each quartile a list over the
+    ``T`` iterations; the loss is relative to the curve's first value, and a run that stopped early
+    (converged, or its line search failed) keeps its last value to the end of the grid.
+    """
+    groups: dict[str, list[dict]] = {}
+    for r in records:
+        if r["restart"] != "best" and r.get("curve") and r["curve"].get("loss") and r["curve"]["loss"][0]:
+            groups.setdefault(label(r), []).append(r["curve"])
+    out = {}
+    for name, curves in groups.items():
+        grid = sorted({i for c in curves for i in c["iteration"]})
+        series = {"relative_loss": [[v / c["loss"][0] if v is not None else None for v in _carried(c, "loss", grid)]
+                                    for c in curves],
+                  "psnr": [_carried(c, "psnr", grid) for c in curves if "psnr" in c]}
+        out[name] = {"iteration": grid, "n": len(curves)}
+        for key_, rows in series.items():
+            cols = [_quartiles([row[t] for row in rows if row[t] is not None]) if any(row[t] is not None for row in rows)
+                    else (math.nan,) * 3 for t in range(len(grid))]
+            out[name][key_] = [list(q) for q in zip(*cols)] if cols else [[], [], []]
     return out
 
 

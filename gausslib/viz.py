@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-__all__ = ["markdown_table", "small_multiples", "image_grid", "tile_channels", "plot_patch_ids", "save_grid", "plot_log"]
+__all__ = ["markdown_table", "small_multiples", "image_grid", "tile_channels", "plot_patch_ids", "save_grid", "plot_log",
+           "plot_convergence"]
 
 
 def small_multiples(plot: Callable, values: Sequence, *, ncols: int | None = None,
@@ -186,3 +187,28 @@ def plot_log(rows: list[dict], path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
+
+
+def plot_convergence(curves: dict[str, dict], title: str | None = None):
+    """Plots what :func:`gausslib.results.convergence` returns: each method's objective relative to its start
+    (log scale; objectives differ between methods by their regularisers) and the PSNR against the L-BFGS/Adam
+    iteration, one line per method (median over images × restarts, the band between the quartiles).
+    Returns ``(fig, axes)``."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(7, 2.8))
+    for name, c in curves.items():
+        for ax, key in zip(axes, ("relative_loss", "psnr")):
+            q1, med, q3 = c[key]
+            line, = ax.plot(c["iteration"], med, lw=1.2, label=f"{name} (n = {c['n']})")
+            ax.fill_between(c["iteration"], q1, q3, color=line.get_color(), alpha=0.2, lw=0)
+    axes[0].set_yscale("log")
+    axes[0].set_ylabel("objective / its start")
+    axes[1].set_ylabel("PSNR (dB)")
+    for ax in axes:
+        ax.set_xlabel("iteration")
+    axes[1].legend(fontsize=7)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig, axes

@@ -261,3 +261,37 @@ def test_three_shards_merged_equal_one_unsharded_run(sg2, tmp_path, capsys):
     strip = lambda t: [line.rsplit("|", 3)[0] for line in t.splitlines()]   # seconds differ  # noqa: E731
     assert strip(merged_table) == strip(whole_table)
 
+
+
+def test_convergence_quartiles_carry_stopped_runs_and_skip_best_records():
+    from gausslib.results import convergence
+
+    def rec(method, restart, it, loss, psnr):
+        return {"method": method, "restart": restart, "curve": {"iteration": it, "loss": loss, "psnr": psnr}}
+
+    records = [rec("a", 0, [0, 50, 100], [4.0, 2.0, 1.0], [10.0, 20.0, 30.0]),
+               rec("a", 1, [0, 50, 70], [2.0, 1.0, 0.5], [12.0, 22.0, 24.0]),        # stopped early at 70
+               rec("a", 2, [0, 50, 100], [8.0, None, 2.0], [11.0, None, 26.0]),      # a non-finite value
+               {"method": "a", "restart": "best", "psnr": 30.0},
+               rec("b", 0, [0, 50], [1.0, 0.1], [5.0, 6.0])]
+    out = convergence(records)
+    assert set(out) == {"a", "b"} and out["a"]["n"] == 3 and out["b"]["n"] == 1
+    assert out["a"]["iteration"] == [0, 50, 70, 100]
+    q1, med, q3 = out["a"]["relative_loss"]
+    assert med[0] == 1.0 and med[-1] == 0.25                 # 1/4, 0.5/2 carried from 70, 2/8
+    assert med[1] == 0.5 and q1[1] <= med[1] <= q3[1]         # restart 2 has no value at 50: its start is carried
+    assert out["a"]["psnr"][1][-1] == 26.0                    # median of 30, 24 (carried), 26
+    assert out["b"]["relative_loss"] == [[1.0, 0.1]] * 3
+
+
+def test_convergence_figure_has_a_line_per_method():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from gausslib.viz import plot_convergence
+
+    curves = {"x": {"iteration": [0, 10], "n": 2, "relative_loss": [[1, 0.1], [1, 0.2], [1, 0.3]],
+                    "psnr": [[10, 20], [11, 21], [12, 22]]}}
+    fig, axes = plot_convergence(curves, title="t")
+    assert len(axes[0].lines) == len(axes[1].lines) == 1 and axes[0].get_yscale() == "log"
+    plt.close(fig)
