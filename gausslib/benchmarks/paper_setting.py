@@ -69,7 +69,7 @@ def cost(G: Generator, batch: int = 3) -> dict:
 
 
 def time_step(G: Generator, batch: int = 3, repeats: int = 3) -> dict:
-    """Returns ``{"step_s", "peak_mib"}``: the median time of one evaluation (:func:`_step`) at ``batch`` on
+    """Returns ``{"step_s", "peak_mib"}``: the median time of one evaluation (forward, misfit, backward) at ``batch`` on
     the generator's device and, on CUDA, the peak memory allocated (None elsewhere)."""
     device = next(G.parameters()).device
     z, noise = _latents(G, batch, device)
