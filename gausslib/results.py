@@ -49,8 +49,10 @@ __all__ = ["RESULTS", "PROTOCOL", "LEGACY", "default_root", "result_files", "key
            "read_all", "make_records", "failed_images", "append_records", "repair", "writer_lock", "LockHeld",
            "done", "log_run", "check_same_generator", "summary_rows", "summarize", "convergence"]
 
-PROTOCOL = 2  # the protocol of new records (docs: gausslib/README.md, "Study protocols")
-LEGACY = {"protocol": 1}  # the budget of records that have none: protocol 1, budget in runs.jsonl
+#: The protocol of new records (gausslib/README.md, "Study protocols").
+PROTOCOL = 2
+#: The budget of records written before budgets were recorded: protocol 1 (its iterations are in runs.jsonl).
+LEGACY = {"protocol": 1}
 
 RUNS = "runs.jsonl"
 METHOD_ORDER = ("tv", "raw", "spherical", "csgmw", "noisereg", "orthogonal", "glayers")  # the paper's columns
