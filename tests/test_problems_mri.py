@@ -69,3 +69,14 @@ def test_the_study_cli_takes_a_mask_file(mask_file, tmp_path):
                 "--no-progress"])
     recs = [json.loads(line) for line in out.read_text().splitlines()]
     assert recs and all(r["setting"]["mask"] == str(path) for r in recs)
+
+
+def test_phantom_targets_are_of_the_kind_the_generator_was_trained_on():
+    from gausslib import phantoms
+
+    G = tiny_stylegan2(resolution=16)
+    assert torch.equal(problems.targets(G, "phantom", [3], 16),
+                       phantoms.sample(1, size=16, seed=problems.PHANTOM_SEED + 3, kind="brain").clamp(-1, 1))
+    G.meta = {"data": "textured"}
+    assert torch.equal(problems.targets(G, "phantom", [3], 16),
+                       phantoms.sample(1, size=16, seed=problems.PHANTOM_SEED + 3, kind="textured").clamp(-1, 1))

@@ -25,7 +25,8 @@ def targets(G, kind: str, ids: Sequence[int], size: int) -> torch.Tensor:
     """Return the target images ``[len(ids), C, size, size]`` in [−1, 1] for image ids ``ids``.
 
     kind: ``"generator"`` (``G.sample`` at the generator's own temperature, seeded by id),
-    ``"phantom"`` (held-out phantoms of the training distribution) or ``"ood"`` (tumour phantoms).
+    ``"phantom"`` (held-out phantoms of the kind the generator was trained on: its ``meta["data"]``,
+    ``"brain"`` for the first generators, which do not record it) or ``"ood"`` (tumour phantoms).
     """
     if kind not in TARGETS:
         raise ValueError(f"targets must be one of {TARGETS}, got {kind!r}")
@@ -36,8 +37,9 @@ def targets(G, kind: str, ids: Sequence[int], size: int) -> torch.Tensor:
             with torch.no_grad():
                 out.append(G.sample(1, generator=torch.Generator().manual_seed(TARGET_SEED + i)))
         else:
+            trained_on = getattr(G, "meta", {}).get("data", "brain")
             out.append(phantoms.sample(1, size=size, seed=PHANTOM_SEED + i,
-                                       kind="brain" if kind == "phantom" else "ood", dtype=dtype))
+                                       kind=trained_on if kind == "phantom" else "ood", dtype=dtype))
     return torch.cat(out).clamp(-1, 1)
 
 
