@@ -188,9 +188,8 @@ def convergence(records: list[dict], label=lambda r: r["method"]) -> dict[str, d
                   "psnr": [_carried(c, "psnr", grid) for c in curves if "psnr" in c]}
         out[name] = {"iteration": grid, "n": len(curves)}
         for key_, rows in series.items():
-            cols = [_quartiles([row[t] for row in rows if row[t] is not None]) if any(row[t] is not None for row in rows)
-                    else (math.nan,) * 3 for t in range(len(grid))]
-            out[name][key_] = [list(q) for q in zip(*cols)] if cols else [[], [], []]
+            at = [[row[t] for row in rows if row[t] is not None] for t in range(len(grid))]
+            out[name][key_] = [list(q) for q in zip(*(_quartiles(v) if v else (math.nan,) * 3 for v in at))]
     return out
 
 

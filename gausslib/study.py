@@ -265,13 +265,14 @@ def _run_locked(args, out: Path) -> None:
     from gausslib.generators.zoo import resolve, sha256
 
     torch.set_num_threads(args.threads)
-    G = load(args.generator).to(_device(args.device), getattr(torch, args.dtype)).requires_grad_(False)
+    device = _device(args.device)
+    G = load(args.generator).to(device, getattr(torch, args.dtype)).requires_grad_(False)
     sha = sha256(resolve(args.generator)[0])
     results.check_same_generator(out, sha)
     command = "python -m gausslib.study " + " ".join(shlex.quote(a) for a in args.argv)
     results.log_run(out, {"event": "start", "command": command, "generator": str(args.generator),
                           "generator_sha256": sha, "machine": machine(), "threads": args.threads,
-                          "device": str(_device(args.device)), "shard": list(args.shard), "time": _now()})
+                          "device": str(device), "shard": list(args.shard), "time": _now()})
     note = results.repair(out)
     if note:
         print(f"REPAIRED {note}", file=sys.stderr, flush=True)

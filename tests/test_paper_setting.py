@@ -38,3 +38,10 @@ def test_cost_refuses_a_bad_batch(small):
 def test_time_step_reports_a_time_and_no_gpu_memory_on_the_cpu(small):
     out = paper_setting.time_step(small, batch=1, repeats=1)
     assert out["step_s"] > 0 and out["peak_mib"] is None
+
+
+def test_measure_reports_counts_and_one_thread_times():
+    threads = torch.get_num_threads()
+    out = paper_setting.measure(batch=1, repeats=1, resolution=16)
+    assert torch.get_num_threads() == threads and out["threads"] == 1
+    assert out["cpu_1thread_step_s"] > 0 and out["eikonal_step_s"] > 0 and out["forward_gflop"] > 0

@@ -21,7 +21,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from gausslib import operators as ops
-from gausslib.bench import machine, median_time
+from gausslib.bench import machine, median_time, one_thread
 from gausslib.files import atomic_write
 from gausslib.generators import Generator
 from gausslib.generators.official import config_f
@@ -98,16 +98,10 @@ def measure(batch: int = 3, repeats: int = 3, resolution: int = 256) -> dict:
     """Returns the cost and the CPU (one thread) and, where present, GPU timings of the paper's setting."""
     torch.manual_seed(0)
     G = Generator(config_f(resolution)).eval().requires_grad_(False)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        cpu = time_step(G, batch, repeats)
-        eikonal_s = time_eikonal(resolution, repeats=repeats)
-    finally:
-        torch.set_num_threads(threads)
-    out = {"resolution": resolution, "batch": batch, **cost(G, batch), "cpu_1thread_step_s": cpu["step_s"],
-           "eikonal_step_s": eikonal_s, "machine": machine(), "torch": torch.__version__,
-           "python": platform.python_version()}
+    cpu, = one_thread(lambda: [{"cpu_1thread_step_s": time_step(G, batch, repeats)["step_s"],
+                                "eikonal_step_s": time_eikonal(resolution, repeats=repeats)}])
+    out = {"resolution": resolution, "batch": batch, **cost(G, batch), **cpu, "machine": machine(),
+           "torch": torch.__version__, "python": platform.python_version()}
     if torch.cuda.is_available():
         gpu = time_step(G.cuda(), batch, repeats=max(repeats, 10))
         out.update(gpu_name=torch.cuda.get_device_name(0), gpu_step_s=gpu["step_s"], gpu_peak_mib=gpu["peak_mib"])
