@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import shlex
 import statistics
 from dataclasses import dataclass, field
 
 __all__ = ["PaperTable", "TABLES", "label", "compare", "kendall_tau", "select", "paired_difference",
-           "agreement", "headline", "verdict", "scoreboard", "produces", "provenance"]
+           "agreement", "headline", "verdict", "verdict_sentence", "scoreboard", "produces", "provenance", "curves",
+           "report"]
 
 
 @dataclass(frozen=True)
@@ -277,6 +279,47 @@ def verdict(records: list[dict], rows: list[dict], table: PaperTable, protocol: 
             "verdict": word}
 
 
+def verdict_sentence(v: dict) -> str:
+    """Return one Markdown sentence, generated from the numbers, for a :func:`verdict` ``v``."""
+    if v["verdict"] == "no paper pair":
+        return "The paper gives no G-layers row and alternative here, so there is no headline comparison to test."
+    paper_side = (f"The paper's headline: {v['g']} − {v['paper_alternative']} = {v['paper_delta']:+.2f} dB "
+                  "(its means).")
+    if v["verdict"] == "no results":
+        return f"{paper_side} Ours: not enough paired results yet (n = {v['n']})."
+    lo, hi = v["ci"]
+    return (f"{paper_side} Ours, against our best other method ({v['alternative']}): Δ = {v['delta']:+.2f} dB, "
+            f"95 % interval [{lo:+.2f}, {hi:+.2f}], paired over n = {v['n']} targets (G layers better on "
+            f"{round(v['wins'] * v['n'])} of them). Strict verdict: **{v['verdict']}**.")
+
+
+def curves(records: list[dict], table: PaperTable) -> dict[str, dict]:
+    """Return :func:`gausslib.results.convergence` of ``table``'s labels (in its order) in its setting."""
+    from gausslib.results import convergence
+
+    wanted = table.labels or tuple(table.psnr)
+    mine = [r for r in records if r["problem"] == table.problem and table.covers(r["setting"]) and label(r) in wanted]
+    found = convergence(mine, label=label)
+    return {k: found[k] for k in wanted if k in found}
+
+
+def report(table: PaperTable, records: list[dict], rows: list[dict], runs: list[dict], out: str) -> str:
+    """Return Markdown on one table: the commands that produced it (:func:`provenance`), its budget, our
+    numbers beside the paper's (:func:`compare`), the strict verdict (:func:`verdict_sentence`) and the
+    ordering in words (:func:`agreement`). ``records``/``rows``/``runs``: one results root's records,
+    summary rows and run log; ``out``: the records file's name (e.g. ``"mri.jsonl"``)."""
+    sel = select(rows, table)
+    if not sel:
+        return f"**{table.title}**: no results yet."
+    by_budget: dict[str, list[str]] = {}
+    for lab, r in sel.items():
+        by_budget.setdefault(r["budget"], []).append(lab)
+    budget = "; ".join(f"{', '.join(labs)}: " + ", ".join(f"{k} = {v}" for k, v in json.loads(b).items())
+                       for b, labs in by_budget.items())
+    return "\n\n".join([provenance(table, runs, out), f"Budget — {budget}.", compare(rows, table),
+                         verdict_sentence(verdict(records, rows, table)), agreement(rows, table)])
+
+
 def scoreboard(records: list[dict], rows: list[dict], tables: dict[str, PaperTable],
                protocol: int | None = None) -> list[dict]:
     """Return one row per table of ``tables`` with a paper pair: its title, the pair, n, our paired
@@ -365,6 +408,7 @@ def provenance(table: PaperTable, runs: list[dict], out: str) -> str:
         m = starts[0]["machine"]
         state = (f"finished, wall time {sum(r['wall_seconds'] for r in finishes) / 60:.0f} min"
                  if len(finishes) >= len(starts) else f"running since {starts[-1]['time']}")
-        lines.append(f"- `{command}`  \n  {m.get('processor')}, {m.get('cpu_count')} CPUs, torch {m.get('torch')}, "
+        shown = re.sub(r"--results-dir \S*(data/results\S*)", r"--results-dir \1", command)  # not this machine's path
+        lines.append(f"- `{shown}`  \n  {m.get('processor')}, {m.get('cpu_count')} CPUs, torch {m.get('torch')}, "
                      f"{starts[0]['threads']} thread; {state}")
     return "\n".join(["Produced by:", *lines]) if lines else "No study run has produced this table yet."

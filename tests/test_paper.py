@@ -170,3 +170,35 @@ def test_select_never_mixes_protocols():
     with pytest.raises(ValueError, match="protocol"):
         paper.select([old, new], table)
     assert paper.select([old, new], table, protocol=2)["glayers"]["psnr_mean"] == 26.0
+
+
+def test_verdict_sentence_and_report_follow_the_numbers():
+    spread = [0.1, -0.1] * 12 + [0.0]
+    v = _verdict([-0.5 + s for s in spread])
+    text = paper.verdict_sentence(v)
+    assert "**reversed**" in text and "Δ = -0.50 dB" in text and "n = 25" in text and "+1.00 dB" in text
+    assert "no headline" in paper.verdict_sentence({**v, "verdict": "no paper pair"})
+    assert "not enough" in paper.verdict_sentence({**v, "verdict": "no results", "n": 1})
+    records = _pair_records([0.5, 0.6, 0.7], alt="orthogonal", budget={"protocol": 2, "iters": 510})
+    for r in records:
+        r["setting"] = json.dumps(r["setting"], sort_keys=True)
+    from gausslib import results
+
+    rows = [{**r, "budget": json.dumps(r["budget"], sort_keys=True), "variant": json.dumps(r["variant"], sort_keys=True),
+             "n": 3, "psnr_mean": r["psnr"], "psnr_std": 0.1, "ssim_mean": 0.8, "ssim_std": 0.01} for r in records[:2]]
+    cmd = ("python -m gausslib.study mri --accel 8 --snr 20 --methods orthogonal glayers "
+           "--results-dir /home/someone/book/data/results/v2")
+    runs = [{"out": "mri.jsonl", "event": "start", "command": cmd, "machine": {}, "threads": 1, "time": "T0"}]
+    text = paper.report(paper.TABLES["table1-8x20"], records, rows, runs, "mri.jsonl")
+    assert "--results-dir data/results/v2`" in text and "/home/someone" not in text      # no machine's own path
+    assert "glayers: iters = 510, protocol = 2" in text and "Strict verdict" in text
+    assert "no results yet" in paper.report(paper.TABLES["table4"], records, rows, runs, "eikonal.jsonl")
+    assert results.convergence([], paper.label) == {} and paper.curves(records, paper.TABLES["table4"]) == {}
+
+
+def test_curves_keep_the_tables_labels_in_order():
+    curve = {"iteration": [0, 5], "loss": [2.0, 1.0], "psnr": [20.0, 25.0]}
+    records = [{**r, "restart": 0, "curve": curve} for r in _pair_records([0.5, 0.6], alt="orthogonal")]
+    found = paper.curves(records, paper.TABLES["table1-8x20"])
+    assert list(found) == ["orthogonal", "glayers"] and found["glayers"]["n"] == 2
+    assert found["glayers"]["relative_loss"][1] == [1.0, 0.5]
