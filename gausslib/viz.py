@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 __all__ = ["markdown_table", "small_multiples", "image_grid", "tile_channels", "plot_patch_ids", "save_grid", "plot_log",
-           "plot_convergence"]
+           "plot_convergence", "PALETTE", "plot_intervals"]
 
 
 def small_multiples(plot: Callable, values: Sequence, *, ncols: int | None = None,
@@ -212,3 +212,47 @@ def plot_convergence(curves: dict[str, dict], title: str | None = None):
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig, axes
+
+
+#: Okabe & Ito's colour-blind-safe qualitative palette (black omitted): blue, orange, bluish green, vermillion,
+#: reddish purple, sky blue, yellow. Distinguishable under the common colour-vision deficiencies.
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442")
+
+
+def plot_intervals(rows: dict[str, dict[str, tuple[float, float, float]]], *, xlabel: str, title: str | None = None,
+                   ax=None, colors: Sequence[str] = PALETTE, markers: str = "osD^v"):
+    """Draw a forest plot: for each row (top to bottom) and series, a marker at the estimate and a
+    horizontal bar over its interval, and a dashed line at zero.
+
+    rows: ``{row label: {series: (estimate, lo, hi)}}`` — the same series in every row (a missing one, or a
+    NaN estimate, is left out; NaN bounds draw the marker alone, e.g. a reference value without an
+    interval). Series are offset vertically within a row and keep one colour and marker throughout.
+    Returns the axes (on a new 7 × (0.9 + 0.45·rows) in figure when ``ax`` is None)."""
+    import matplotlib.pyplot as plt
+
+    if not rows:
+        raise ValueError("rows: need at least one row to draw")
+    series = list(dict.fromkeys(s for r in rows.values() for s in r))
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 0.9 + 0.45 * len(rows) + 0.1 * len(series)), layout="constrained")
+    step = 0.6 / max(len(series), 1)
+    for k, name in enumerate(series):
+        y, x, err = [], [], []
+        for i, r in enumerate(rows.values()):
+            if name not in r or r[name][0] != r[name][0]:
+                continue
+            est, lo, hi = r[name]
+            y.append(i + (k - (len(series) - 1) / 2) * step)
+            x.append(est)
+            err.append((est - lo, hi - est) if lo == lo and hi == hi else (0.0, 0.0))
+        if x:
+            ax.errorbar(x, y, xerr=list(zip(*err)), fmt=markers[k % len(markers)], color=colors[k % len(colors)],
+                        capsize=3, label=name)
+    ax.axvline(0.0, color="0.5", ls="--", lw=1)
+    ax.set_yticks(range(len(rows)), list(rows))
+    ax.set_ylim(len(rows) - 0.5, -0.5)
+    ax.set_xlabel(xlabel)
+    ax.legend(fontsize=9, loc="best")
+    if title:
+        ax.set_title(title, fontsize=10)
+    return ax

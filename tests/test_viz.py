@@ -83,3 +83,19 @@ def test_image_grid_draws_one_row_per_batch():
     plt.close(fig)
     with pytest.raises(ValueError, match="rows"):
         image_grid([torch.zeros(8, 8)])
+
+
+def test_plot_intervals_draws_each_series_and_skips_missing_estimates():
+    from gausslib.viz import PALETTE, plot_intervals
+
+    rows = {"a": {"ours": (-0.4, -0.5, -0.3), "paper": (1.0, float("nan"), float("nan"))},
+            "b": {"ours": (float("nan"),) * 3, "paper": (0.5, float("nan"), float("nan"))}}
+    ax = plot_intervals(rows, xlabel="Δ (dB)", title="t")
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["a", "b"]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["ours", "paper"]
+    ours, paper = ax.containers                      # one errorbar per series; "ours" has one finite row
+    assert len(ours.lines[0].get_xdata()) == 1 and len(paper.lines[0].get_xdata()) == 2
+    assert ours.lines[0].get_color() == PALETTE[0] and ax.figure.get_size_inches()[0] <= 7
+    plt.close(ax.figure)
+    with pytest.raises(ValueError, match="rows"):
+        plot_intervals({}, xlabel="x")
