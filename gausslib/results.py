@@ -41,13 +41,14 @@ import os
 import socket
 import statistics
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 __all__ = ["RESULTS", "PROTOCOL", "LEGACY", "default_root", "result_files", "key", "record_key", "read_records",
            "read_all", "make_records", "failed_images", "append_records", "repair", "writer_lock", "LockHeld",
-           "done", "log_run", "check_same_generator", "summary_rows", "summarize", "convergence"]
+           "done", "log_run", "check_same_generator", "summary_rows", "summarize", "convergence", "Study", "load_study"]
 
 #: The protocol of new records (gausslib/README.md, "Study protocols").
 PROTOCOL = 2
@@ -125,6 +126,27 @@ def read_records(path: Path) -> list[dict]:
 def read_all(paths: list[Path]) -> list[dict]:
     """Return the records of all ``paths`` (e.g. the files of several shards), duplicates dropped."""
     return _dedupe([r for p in paths for r in read_records(p)])
+
+
+@dataclass(frozen=True)
+class Study:
+    """One results root as the book reads it: every record (shards merged, duplicates dropped), the
+    summary rows (:func:`summary_rows`) and the run log (``runs.jsonl``)."""
+
+    root: Path
+    records: list[dict]
+    rows: list[dict]
+    runs: list[dict]
+
+    def of(self, problem: str) -> list[dict]:
+        """Return the records of ``problem``."""
+        return [r for r in self.records if r["problem"] == problem]
+
+
+def load_study(root: Path = RESULTS) -> Study:
+    """Return the :class:`Study` of the results root ``root`` (empty lists where it holds nothing)."""
+    paths = result_files(root)
+    return Study(Path(root), read_all(paths), summary_rows(paths), read_records(Path(root) / RUNS))
 
 
 def _finite(v) -> float | None:

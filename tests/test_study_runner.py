@@ -110,6 +110,16 @@ def test_duplicates_are_dropped_on_read_and_in_the_summary(tmp_path):
     assert row["n"] == 2 and row["psnr_mean"] == 21.0 and row["psnr_std"] == pytest.approx(2 ** 0.5)
 
 
+def test_load_study_merges_shards_and_reads_the_run_log(tmp_path):
+    recs = [_record(0, psnr=20.0), _record(1, psnr=22.0)]
+    (tmp_path / "mri.shard-0-of-2.jsonl").write_text(json.dumps(recs[0]) + "\n")
+    (tmp_path / "mri.shard-1-of-2.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
+    (tmp_path / "runs.jsonl").write_text(json.dumps({"out": "mri.jsonl", "event": "start"}) + "\n")
+    s = results.load_study(tmp_path)
+    assert len(s.records) == 2 and s.rows[0]["n"] == 2 and len(s.runs) == 1 and s.of("mri") == s.records
+    assert s.of("eikonal") == [] and results.load_study(tmp_path / "none").records == []
+
+
 # ------------------------------------------------------------------------------------ partial lines
 def test_a_partial_last_line_is_reported_and_set_aside_never_glued(tmp_path):
     path = tmp_path / "mri.jsonl"
