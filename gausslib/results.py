@@ -48,7 +48,8 @@ import torch
 
 __all__ = ["RESULTS", "PROTOCOL", "LEGACY", "default_root", "result_files", "key", "record_key", "read_records",
            "read_all", "make_records", "failed_images", "append_records", "repair", "writer_lock", "LockHeld",
-           "done", "log_run", "check_same_generator", "summary_rows", "summarize", "convergence", "Study", "load_study"]
+           "done", "log_run", "check_same_generator", "summary_rows", "summarize", "convergence", "Study", "load_study",
+           "best_by_fit"]
 
 #: The protocol of new records (gausslib/README.md, "Study protocols").
 PROTOCOL = 2
@@ -213,6 +214,24 @@ def convergence(records: list[dict], label=lambda r: r["method"]) -> dict[str, d
             at = [[row[t] for row in rows if row[t] is not None] for t in range(len(grid))]
             out[name][key_] = [list(q) for q in zip(*(_quartiles(v) if v else (math.nan,) * 3 for v in at))]
     return out
+
+
+def best_by_fit(records: list[dict]) -> list[dict]:
+    """Return one "best" record per image and cell, its restart chosen by the lowest final objective
+    (the data misfit plus the method's regulariser: what a user without the truth can see) instead of
+    the highest PSNR (the paper's choice, an oracle: the truth picks the restart).
+
+    Only restart records with a convergence curve count; cells without any are left out."""
+    groups: dict[str, list[dict]] = {}
+    for r in records:
+        if r.get("restart") != "best" and r.get("curve") and _last_finite(r["curve"]["loss"]) is not None:
+            groups.setdefault(record_key(r), []).append(r)
+    return [{**min(rs, key=lambda r: _last_finite(r["curve"]["loss"])), "restart": "best"} for rs in groups.values()]
+
+
+def _last_finite(values: list) -> float | None:
+    finite = [v for v in values if v is not None and math.isfinite(v)]
+    return finite[-1] if finite else None
 
 
 def failed_images(ids: list[int], res) -> list[int]:

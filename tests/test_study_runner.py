@@ -120,6 +120,16 @@ def test_load_study_merges_shards_and_reads_the_run_log(tmp_path):
     assert s.of("eikonal") == [] and results.load_study(tmp_path / "none").records == []
 
 
+def test_best_by_fit_picks_the_restart_of_lowest_final_objective_not_the_oracle():
+    def restart(r, psnr, loss):
+        return _record(0, restart=r, psnr=psnr, curve={"iteration": [0, 9], "loss": [5.0, loss], "psnr": [9, psnr]})
+
+    recs = [restart(0, 25.0, 2.0), restart(1, 27.0, 3.0), restart(2, 26.0, None), _record(0, psnr=27.0),
+            _record(1, restart=0, psnr=30.0)]                            # image 1 has no curve: left out
+    (best,) = results.best_by_fit(recs)
+    assert best["restart"] == "best" and best["psnr"] == 25.0 and best["image"] == 0
+
+
 # ------------------------------------------------------------------------------------ partial lines
 def test_a_partial_last_line_is_reported_and_set_aside_never_glued(tmp_path):
     path = tmp_path / "mri.jsonl"
