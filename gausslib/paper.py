@@ -435,14 +435,24 @@ def provenance(table: PaperTable, runs: list[dict], out: str) -> str:
     ``table``'s cells into the results file named ``out``, the machine, thread count and wall time
     (or since when it runs)."""
     lines = []
-    for command in dict.fromkeys(r["command"] for r in runs if r.get("out") == out and r.get("event") == "start"):
+
+    def base(name: str) -> str:  # a shard's file counts as the file it is a part of
+        return name.split(".shard-")[0] + ".jsonl" if ".shard-" in name else name
+
+    for command in dict.fromkeys(r["command"] for r in runs if base(r.get("out", "")) == out
+                                 and r.get("event") == "start"):
         if not produces(command, table):
             continue
-        starts = [r for r in runs if r.get("event") == "start" and r["command"] == command]
-        finishes = [r for r in runs if r.get("event") == "finish" and r["command"] == command]
+        events = [r for r in runs if r.get("event") in ("start", "finish") and r.get("command") == command]
+        starts = [r for r in events if r["event"] == "start"]
+        finishes = [r for r in events if r["event"] == "finish"]
         m = starts[0]["machine"]
-        state = (f"finished, wall time {sum(r['wall_seconds'] for r in finishes) / 60:.0f} min"
-                 if len(finishes) >= len(starts) else f"running since {starts[-1]['time']}")
+        if events[-1]["event"] == "finish":
+            cut = len(starts) - len(finishes)
+            state = (f"finished, wall time {sum(r['wall_seconds'] for r in finishes) / 60:.0f} min"
+                     + (f" (plus {cut} interrupted run{'s' * (cut > 1)}, resumed)" if cut > 0 else ""))
+        else:
+            state = f"started {starts[-1]['time']}, no finish logged yet (running, or stopped and resumable)"
         shown = re.sub(r"--results-dir \S*(data/results\S*)", r"--results-dir \1", command)  # not this machine's path
         lines.append(f"- `{shown}`  \n  {m.get('processor')}, {m.get('cpu_count')} CPUs, torch {m.get('torch')}, "
                      f"{starts[0]['threads']} thread; {state}")

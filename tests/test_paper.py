@@ -94,7 +94,7 @@ def test_produces_and_provenance():
             {"out": "mri.jsonl", "event": "finish", "command": cmd, "wall_seconds": 600.0, "images_run": 25}]
     text = paper.provenance(paper.TABLES["table1-8x20"], runs, "mri.jsonl")
     assert cmd in text and "finished, wall time 10 min" in text and "2 CPUs" in text
-    assert "running since T0" in paper.provenance(paper.TABLES["table1-8x20"], runs[:1], "mri.jsonl")
+    assert "started T0, no finish logged" in paper.provenance(paper.TABLES["table1-8x20"], runs[:1], "mri.jsonl")
     assert "No study run" in paper.provenance(paper.TABLES["table1-2x20"], runs, "mri.jsonl")
 
 
