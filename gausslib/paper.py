@@ -23,7 +23,7 @@ import statistics
 from dataclasses import dataclass, field
 
 __all__ = ["PaperTable", "TABLES", "label", "compare", "kendall_tau", "select", "paired_difference",
-           "paired_interval", "restart_choice", "agreement", "headline", "verdict", "verdict_sentence", "scoreboard",
+           "paired_interval", "agreement", "headline", "verdict", "verdict_sentence", "scoreboard",
            "produces", "provenance", "curves", "report"]
 
 
@@ -216,34 +216,6 @@ def paired_interval(records: list[dict], table: PaperTable, a: str, b: str, metr
     d = paired_difference(records, table, a, b, metric)
     half = _t975(d["n"] - 1) * d["se"] if d["n"] > 1 else math.nan
     return {**d, "ci": (d["mean"] - half, d["mean"] + half)}
-
-
-def restart_choice(records: list[dict], table: PaperTable, lab: str) -> dict:
-    """Return what picking the best restart by PSNR — which needs the true image, an oracle — adds to the
-    mean over choosing without it, for label ``lab`` in ``table``'s setting.
-
-    Uses the images with at least two finite restart records carrying a curve (the objective per
-    iteration). Returns ``{"n", "restarts", "oracle", "objective", "first", "gain", "same"}``: images,
-    restarts per image (the most seen), the mean PSNR (dB) of the best-PSNR restart, of the restart with
-    the lowest final objective (a choice a user can make), of restart 0, ``gain`` = oracle − objective,
-    and ``same``: the fraction of images where both choices pick the same restart. NaN where no image
-    qualifies."""
-    by_image: dict[int, list[tuple[float, float, int]]] = {}
-    for r in records:
-        curve = r.get("curve") or {}
-        loss = [v for v in curve.get("loss") or [] if v is not None]
-        if (isinstance(r.get("restart"), int) and r["problem"] == table.problem and table.covers(r["setting"])
-                and label(r) == lab and r.get("psnr") is not None and loss):
-            by_image.setdefault(r["image"], []).append((r["psnr"], loss[-1], r["restart"]))
-    runs = [sorted(v, key=lambda t: t[2]) for v in by_image.values() if len(v) > 1]
-    if not runs:
-        return {"n": 0, "restarts": 0, **dict.fromkeys(("oracle", "objective", "first", "gain", "same"), math.nan)}
-    oracle = [max(v) for v in runs]
-    objective = [min(v, key=lambda t: t[1]) for v in runs]
-    out = {"n": len(runs), "restarts": max(map(len, runs)), "oracle": statistics.fmean(t[0] for t in oracle),
-           "objective": statistics.fmean(t[0] for t in objective), "first": statistics.fmean(v[0][0] for v in runs),
-           "same": statistics.fmean(o[2] == b[2] for o, b in zip(oracle, objective))}
-    return {**out, "gain": out["oracle"] - out["objective"]}
 
 
 def _t975(df: int) -> float:

@@ -204,19 +204,10 @@ def test_curves_keep_the_tables_labels_in_order():
     assert found["glayers"]["relative_loss"][1] == [1.0, 0.5]
 
 
-def test_paired_interval_and_restart_choice():
+def test_paired_interval_is_the_paired_difference_with_a_t_interval():
     spread = [0.1, -0.1] * 12 + [0.0]
     records = _pair_records([-0.5 + s for s in spread])
     d = paper.paired_interval(records, paper.TABLES["table1-8x20"], "glayers", "spherical")
     half = paper._t975(24) * d["se"]
     assert d["n"] == 25 and d["ci"] == pytest.approx((d["mean"] - half, d["mean"] + half))
     assert math.isnan(paper.paired_interval(records[:2], paper.TABLES["table1-8x20"], "glayers", "spherical")["ci"][0])
-    # two images, three restarts: image 0's lowest objective is restart 1 (not the best PSNR), image 1's is restart 2
-    psnr_loss = {0: [(30.0, 2.0), (29.0, 1.0), (28.0, 3.0)], 1: [(25.0, 3.0), (24.0, 2.0), (26.0, 1.0)]}
-    restarts = [{**records[0], "image": i, "restart": k, "psnr": p, "curve": {"iteration": [0, 5], "loss": [9.0, loss]}}
-                for i, runs in psnr_loss.items() for k, (p, loss) in enumerate(runs)]
-    c = paper.restart_choice(restarts + records, paper.TABLES["table1-8x20"], "glayers")
-    assert (c["n"], c["restarts"]) == (2, 3) and c["oracle"] == pytest.approx(28.0)
-    assert c["objective"] == pytest.approx(27.5) and c["first"] == pytest.approx(27.5)
-    assert c["gain"] == pytest.approx(0.5) and c["same"] == pytest.approx(0.5)
-    assert paper.restart_choice(records, paper.TABLES["table1-8x20"], "glayers")["n"] == 0
