@@ -202,3 +202,11 @@ def test_curves_keep_the_tables_labels_in_order():
     found = paper.curves(records, paper.TABLES["table1-8x20"])
     assert list(found) == ["orthogonal", "glayers"] and found["glayers"]["n"] == 2
     assert found["glayers"]["relative_loss"][1] == [1.0, 0.5]
+
+
+def test_covered_needs_every_row_the_paper_reports():
+    t1, t5 = paper.TABLES["table1-8x20"], paper.TABLES["table5"]
+    rows = [_row(m, {"noise": "reparam"} if m != "glayers" else {"layers": "full", "noise": "reparam"}, 25.0)
+            for m in paper._TABLE1_METHODS]
+    assert paper.covered(rows, t1) and not paper.covered(rows, t5)
+    assert not paper.covered(rows[:-1], t1)
