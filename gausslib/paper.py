@@ -23,7 +23,7 @@ import statistics
 from dataclasses import dataclass, field
 
 __all__ = ["PaperTable", "TABLES", "label", "compare", "kendall_tau", "select", "paired_difference",
-           "paired_interval", "agreement", "headline", "verdict", "verdict_sentence", "scoreboard",
+           "paired_interval", "agreement", "headline", "verdict", "verdict_sentence", "covered", "scoreboard",
            "produces", "provenance", "curves", "report"]
 
 
@@ -325,6 +325,13 @@ def report(table: PaperTable, records: list[dict], rows: list[dict], runs: list[
                        for b, labs in by_budget.items())
     return "\n\n".join([provenance(table, runs, out), f"Budget — {budget}.", compare(rows, table),
                          verdict_sentence(verdict(records, rows, table)), agreement(rows, table)])
+
+
+def covered(rows: list[dict], table: PaperTable) -> bool:
+    """Return whether ``rows`` have every label the paper reports a PSNR for in ``table`` — the test
+    for counting a table as reproduced (a table that shares a setting and some rows with another, as
+    Table 5 does with Table 1, is not reproduced by the other's rows alone)."""
+    return set(table.psnr) <= set(select(rows, table))
 
 
 def scoreboard(records: list[dict], rows: list[dict], tables: dict[str, PaperTable],

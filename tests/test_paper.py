@@ -211,3 +211,11 @@ def test_paired_interval_is_the_paired_difference_with_a_t_interval():
     half = paper._t975(24) * d["se"]
     assert d["n"] == 25 and d["ci"] == pytest.approx((d["mean"] - half, d["mean"] + half))
     assert math.isnan(paper.paired_interval(records[:2], paper.TABLES["table1-8x20"], "glayers", "spherical")["ci"][0])
+
+
+def test_covered_needs_every_row_the_paper_reports():
+    t1, t5 = paper.TABLES["table1-8x20"], paper.TABLES["table5"]
+    rows = [_row(m, {"noise": "reparam"} if m != "glayers" else {"layers": "full", "noise": "reparam"}, 25.0)
+            for m in paper._TABLE1_METHODS]
+    assert paper.covered(rows, t1) and not paper.covered(rows, t5)
+    assert not paper.covered(rows[:-1], t1)
