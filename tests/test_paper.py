@@ -202,3 +202,20 @@ def test_curves_keep_the_tables_labels_in_order():
     found = paper.curves(records, paper.TABLES["table1-8x20"])
     assert list(found) == ["orthogonal", "glayers"] and found["glayers"]["n"] == 2
     assert found["glayers"]["relative_loss"][1] == [1.0, 0.5]
+
+
+def test_beside_sets_two_studies_and_the_paper_side_by_side():
+    deblur = {"targets": "phantom", "model_sigma": 3.0, "sigma": 3.0, "noise_std": 50.0}
+    first = [_row("spherical", {"layout": "P1"}, 18.0, "deblur", deblur),
+             _row("glayers", {"layers": "full", "layout": "P1"}, 23.5, "deblur", deblur)]
+    second = [_row("glayers", {"layers": "full", "layout": "P1"}, 22.0, "deblur", deblur, n=5)]
+    text = paper.beside(paper.TABLES["table3"], {"protocol 1": first, "protocol 2": second})
+    lines = text.splitlines()
+    assert lines[0] == ("| method | n, protocol 1 | PSNR (dB), protocol 1 | n, protocol 2 | PSNR (dB), protocol 2 "
+                        "| PSNR (dB), paper |")
+    assert lines[2] == "| spherical | 25 | 18.00 ± 1.00 | — | — | 21.78 |"                # the table's order
+    assert lines[3] == "| glayers P1 | 25 | 23.50 ± 1.00 | 5 | 22.00 ± 1.00 | 22.40 |"
+    assert len(lines) == 4                                                   # labels nobody ran are left out
+    assert "| raw β=0.1 | 25 | 23.50 ± 1.00 | — |" in paper.beside(
+        paper.TABLES["table7"], {"a": [_row("raw", {"beta": 0.1, "layout": "P1"}, 23.5, "deblur", deblur)]})
+    assert "no results yet" in paper.beside(paper.TABLES["table3"], {"a": [], "b": []})
