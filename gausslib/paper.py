@@ -195,9 +195,10 @@ def compare(rows: list[dict], table: PaperTable) -> str:
 
 def paired_difference(records: list[dict], table: PaperTable, a: str, b: str, metric: str = "psnr") -> dict:
     """Return the per-image difference ``a − b`` of the best-of-restarts ``metric`` over the images
-    both labels have in ``table``'s setting: ``{"n", "mean", "se", "wins"}`` (``wins``: fraction of
-    images where a is better). Pairing by image removes the spread between targets, which dominates
-    the tables' ± std."""
+    both labels have in ``table``'s setting: ``{"n", "mean", "se", "ci", "wins"}`` (``se``: standard
+    error of the mean difference; ``ci``: its 95 % Student-t interval; ``wins``: fraction of images
+    where a is better). Pairing by image removes the spread between targets, which dominates the
+    tables' ± std."""
     by_label: dict[str, dict[int, float]] = {}
     for r in records:
         if r.get("restart") == "best" and r["problem"] == table.problem and table.covers(r["setting"]):
@@ -205,9 +206,11 @@ def paired_difference(records: list[dict], table: PaperTable, a: str, b: str, me
     shared = sorted(set(by_label.get(a, {})) & set(by_label.get(b, {})))
     d = [by_label[a][i] - by_label[b][i] for i in shared]
     if not d:
-        return {"n": 0, "mean": math.nan, "se": math.nan, "wins": math.nan}
+        return {"n": 0, "mean": math.nan, "se": math.nan, "ci": (math.nan, math.nan), "wins": math.nan}
+    mean = statistics.fmean(d)
     se = statistics.stdev(d) / math.sqrt(len(d)) if len(d) > 1 else math.nan
-    return {"n": len(d), "mean": statistics.fmean(d), "se": se, "wins": sum(x > 0 for x in d) / len(d)}
+    half = _t975(len(d) - 1) * se if len(d) > 1 else math.nan
+    return {"n": len(d), "mean": mean, "se": se, "ci": (mean - half, mean + half), "wins": sum(x > 0 for x in d) / len(d)}
 
 
 def _t975(df: int) -> float:
@@ -267,8 +270,7 @@ def verdict(records: list[dict], rows: list[dict], table: PaperTable, protocol: 
     d = paired_difference(records, table, g, alt)
     if d["n"] < 2:
         return {**out, "alternative": alt, "n": d["n"], "verdict": "no results"}
-    half = _t975(d["n"] - 1) * d["se"]
-    lo, hi = d["mean"] - half, d["mean"] + half
+    lo, hi = d["ci"]
     if (lo > 0 and paper_delta > 0) or (hi < 0 and paper_delta < 0) or lo <= paper_delta <= hi:
         word = "agrees"
     elif lo > 0 or hi < 0:

@@ -196,7 +196,8 @@ def plot_convergence(curves: dict[str, dict], title: str | None = None):
     Returns ``(fig, axes)``."""
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(7, 2.8))
+    rows = -(-len(curves) // 3)  # legend rows below the panels: 9-pt labels do not fit inside a 3.5-in panel
+    fig, axes = plt.subplots(1, 2, figsize=(7, 2.8 + 0.22 * rows))
     for name, c in curves.items():
         for ax, key in zip(axes, ("relative_loss", "psnr")):
             q1, med, q3 = c[key]
@@ -207,8 +208,10 @@ def plot_convergence(curves: dict[str, dict], title: str | None = None):
     axes[1].set_ylabel("PSNR (dB)")
     for ax in axes:
         ax.set_xlabel("iteration")
-    axes[1].legend(fontsize=7)
+    if curves:
+        fig.legend(*axes[1].get_legend_handles_labels(), loc="lower center", ncols=min(3, len(curves)), fontsize=9,
+                   frameon=False)
     if title:
         fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.22 * rows / fig.get_figheight(), 1, 1))
     return fig, axes

@@ -219,3 +219,16 @@ def test_beside_sets_two_studies_and_the_paper_side_by_side():
     assert "| raw β=0.1 | 25 | 23.50 ± 1.00 | — |" in paper.beside(
         paper.TABLES["table7"], {"a": [_row("raw", {"beta": 0.1, "layout": "P1"}, 23.5, "deblur", deblur)]})
     assert "no results yet" in paper.beside(paper.TABLES["table3"], {"a": [], "b": []})
+
+
+def test_paired_difference_has_the_t_interval():
+    setting = {"targets": "phantom", "model_sigma": 3.0}
+    recs = [{"problem": "deblur", "setting": setting, "method": m, "variant": v, "image": i, "restart": "best",
+             "psnr": 20.0 + (delta if m == "raw" else 0.0)}
+            for i, delta in enumerate([1.0, 2.0, 3.0])
+            for m, v in [("raw", {"beta": 0.1, "layout": "P1"}), ("glayers", {"layers": "full", "layout": "P1"})]]
+    d = paper.paired_difference(recs, paper.TABLES["table7"], "raw β=0.1", "glayers P1")
+    half = 4.302653 * 1.0 / 3 ** 0.5                                  # t(0.975, 2) · sd / √n, sd = 1
+    assert d["mean"] == pytest.approx(2.0) and d["ci"] == pytest.approx((2.0 - half, 2.0 + half), rel=1e-6)
+    assert all(math.isnan(v) for v in paper.paired_difference(recs[:2], paper.TABLES["table7"], "raw β=0.1",
+                                                              "glayers P1")["ci"])
