@@ -23,8 +23,8 @@ import statistics
 from dataclasses import dataclass, field
 
 __all__ = ["PaperTable", "TABLES", "label", "compare", "kendall_tau", "select", "paired_difference",
-           "agreement", "headline", "verdict", "verdict_sentence", "scoreboard", "produces", "provenance", "curves",
-           "report", "beside"]
+           "paired_interval", "agreement", "headline", "verdict", "verdict_sentence", "covered", "scoreboard",
+           "produces", "provenance", "curves", "report", "beside"]
 
 
 @dataclass(frozen=True)
@@ -195,10 +195,9 @@ def compare(rows: list[dict], table: PaperTable) -> str:
 
 def paired_difference(records: list[dict], table: PaperTable, a: str, b: str, metric: str = "psnr") -> dict:
     """Return the per-image difference ``a − b`` of the best-of-restarts ``metric`` over the images
-    both labels have in ``table``'s setting: ``{"n", "mean", "se", "ci", "wins"}`` (``se``: standard
-    error of the mean difference; ``ci``: its 95 % Student-t interval; ``wins``: fraction of images
-    where a is better). Pairing by image removes the spread between targets, which dominates the
-    tables' ± std."""
+    both labels have in ``table``'s setting: ``{"n", "mean", "se", "wins"}`` (``wins``: fraction of
+    images where a is better). Pairing by image removes the spread between targets, which dominates
+    the tables' ± std."""
     by_label: dict[str, dict[int, float]] = {}
     for r in records:
         if r.get("restart") == "best" and r["problem"] == table.problem and table.covers(r["setting"]):
@@ -206,11 +205,17 @@ def paired_difference(records: list[dict], table: PaperTable, a: str, b: str, me
     shared = sorted(set(by_label.get(a, {})) & set(by_label.get(b, {})))
     d = [by_label[a][i] - by_label[b][i] for i in shared]
     if not d:
-        return {"n": 0, "mean": math.nan, "se": math.nan, "ci": (math.nan, math.nan), "wins": math.nan}
-    mean = statistics.fmean(d)
+        return {"n": 0, "mean": math.nan, "se": math.nan, "wins": math.nan}
     se = statistics.stdev(d) / math.sqrt(len(d)) if len(d) > 1 else math.nan
-    half = _t975(len(d) - 1) * se if len(d) > 1 else math.nan
-    return {"n": len(d), "mean": mean, "se": se, "ci": (mean - half, mean + half), "wins": sum(x > 0 for x in d) / len(d)}
+    return {"n": len(d), "mean": statistics.fmean(d), "se": se, "wins": sum(x > 0 for x in d) / len(d)}
+
+
+def paired_interval(records: list[dict], table: PaperTable, a: str, b: str, metric: str = "psnr") -> dict:
+    """Return :func:`paired_difference` ``a − b`` with its 95 % Student-t interval ``"ci": (lo, hi)``
+    (NaN bounds with fewer than two paired images)."""
+    d = paired_difference(records, table, a, b, metric)
+    half = _t975(d["n"] - 1) * d["se"] if d["n"] > 1 else math.nan
+    return {**d, "ci": (d["mean"] - half, d["mean"] + half)}
 
 
 def _t975(df: int) -> float:
@@ -267,7 +272,7 @@ def verdict(records: list[dict], rows: list[dict], table: PaperTable, protocol: 
     if g not in ran or not others:
         return {**out, "verdict": "no results"}
     alt = max(others, key=others.get)
-    d = paired_difference(records, table, g, alt)
+    d = paired_interval(records, table, g, alt)
     if d["n"] < 2:
         return {**out, "alternative": alt, "n": d["n"], "verdict": "no results"}
     lo, hi = d["ci"]
@@ -320,6 +325,13 @@ def report(table: PaperTable, records: list[dict], rows: list[dict], runs: list[
                        for b, labs in by_budget.items())
     return "\n\n".join([provenance(table, runs, out), f"Budget — {budget}.", compare(rows, table),
                          verdict_sentence(verdict(records, rows, table)), agreement(rows, table)])
+
+
+def covered(rows: list[dict], table: PaperTable) -> bool:
+    """Return whether ``rows`` have every label the paper reports a PSNR for in ``table`` — the test
+    for counting a table as reproduced (a table that shares a setting and some rows with another, as
+    Table 5 does with Table 1, is not reproduced by the other's rows alone)."""
+    return set(table.psnr) <= set(select(rows, table))
 
 
 def scoreboard(records: list[dict], rows: list[dict], tables: dict[str, PaperTable],
@@ -402,14 +414,24 @@ def provenance(table: PaperTable, runs: list[dict], out: str) -> str:
     ``table``'s cells into the results file named ``out``, the machine, thread count and wall time
     (or since when it runs)."""
     lines = []
-    for command in dict.fromkeys(r["command"] for r in runs if r.get("out") == out and r.get("event") == "start"):
+
+    def base(name: str) -> str:  # a shard's file counts as the file it is a part of
+        return name.split(".shard-")[0] + ".jsonl" if ".shard-" in name else name
+
+    for command in dict.fromkeys(r["command"] for r in runs if base(r.get("out", "")) == out
+                                 and r.get("event") == "start"):
         if not produces(command, table):
             continue
-        starts = [r for r in runs if r.get("event") == "start" and r["command"] == command]
-        finishes = [r for r in runs if r.get("event") == "finish" and r["command"] == command]
+        events = [r for r in runs if r.get("event") in ("start", "finish") and r.get("command") == command]
+        starts = [r for r in events if r["event"] == "start"]
+        finishes = [r for r in events if r["event"] == "finish"]
         m = starts[0]["machine"]
-        state = (f"finished, wall time {sum(r['wall_seconds'] for r in finishes) / 60:.0f} min"
-                 if len(finishes) >= len(starts) else f"running since {starts[-1]['time']}")
+        if events[-1]["event"] == "finish":
+            cut = len(starts) - len(finishes)
+            state = (f"finished, wall time {sum(r['wall_seconds'] for r in finishes) / 60:.0f} min"
+                     + (f" (plus {cut} interrupted run{'s' * (cut > 1)}, resumed)" if cut > 0 else ""))
+        else:
+            state = f"started {starts[-1]['time']}, no finish logged yet (running, or stopped and resumable)"
         shown = re.sub(r"--results-dir \S*(data/results\S*)", r"--results-dir \1", command)  # not this machine's path
         lines.append(f"- `{shown}`  \n  {m.get('processor')}, {m.get('cpu_count')} CPUs, torch {m.get('torch')}, "
                      f"{starts[0]['threads']} thread; {state}")

@@ -196,8 +196,7 @@ def plot_convergence(curves: dict[str, dict], title: str | None = None):
     Returns ``(fig, axes)``."""
     import matplotlib.pyplot as plt
 
-    rows = -(-len(curves) // 3)  # legend rows below the panels: 9-pt labels do not fit inside a 3.5-in panel
-    fig, axes = plt.subplots(1, 2, figsize=(7, 2.8 + 0.22 * rows))
+    fig, axes = plt.subplots(1, 2, figsize=(7, 2.8))
     for name, c in curves.items():
         for ax, key in zip(axes, ("relative_loss", "psnr")):
             q1, med, q3 = c[key]
@@ -208,10 +207,8 @@ def plot_convergence(curves: dict[str, dict], title: str | None = None):
     axes[1].set_ylabel("PSNR (dB)")
     for ax in axes:
         ax.set_xlabel("iteration")
-    if curves:
-        fig.legend(*axes[1].get_legend_handles_labels(), loc="lower center", ncols=min(3, len(curves)), fontsize=9,
-                   frameon=False)
+    axes[1].legend(fontsize=9)
     if title:
         fig.suptitle(title, fontsize=10)
-    fig.tight_layout(rect=(0, 0.22 * rows / fig.get_figheight(), 1, 1))
+    fig.tight_layout()
     return fig, axes

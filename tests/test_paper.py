@@ -94,7 +94,7 @@ def test_produces_and_provenance():
             {"out": "mri.jsonl", "event": "finish", "command": cmd, "wall_seconds": 600.0, "images_run": 25}]
     text = paper.provenance(paper.TABLES["table1-8x20"], runs, "mri.jsonl")
     assert cmd in text and "finished, wall time 10 min" in text and "2 CPUs" in text
-    assert "running since T0" in paper.provenance(paper.TABLES["table1-8x20"], runs[:1], "mri.jsonl")
+    assert "started T0, no finish logged" in paper.provenance(paper.TABLES["table1-8x20"], runs[:1], "mri.jsonl")
     assert "No study run" in paper.provenance(paper.TABLES["table1-2x20"], runs, "mri.jsonl")
 
 
@@ -221,14 +221,22 @@ def test_beside_sets_two_studies_and_the_paper_side_by_side():
     assert "no results yet" in paper.beside(paper.TABLES["table3"], {"a": [], "b": []})
 
 
-def test_paired_difference_has_the_t_interval():
+def test_paired_interval_is_the_t_interval():
     setting = {"targets": "phantom", "model_sigma": 3.0}
     recs = [{"problem": "deblur", "setting": setting, "method": m, "variant": v, "image": i, "restart": "best",
              "psnr": 20.0 + (delta if m == "raw" else 0.0)}
             for i, delta in enumerate([1.0, 2.0, 3.0])
             for m, v in [("raw", {"beta": 0.1, "layout": "P1"}), ("glayers", {"layers": "full", "layout": "P1"})]]
-    d = paper.paired_difference(recs, paper.TABLES["table7"], "raw β=0.1", "glayers P1")
+    d = paper.paired_interval(recs, paper.TABLES["table7"], "raw β=0.1", "glayers P1")
     half = 4.302653 * 1.0 / 3 ** 0.5                                  # t(0.975, 2) · sd / √n, sd = 1
     assert d["mean"] == pytest.approx(2.0) and d["ci"] == pytest.approx((2.0 - half, 2.0 + half), rel=1e-6)
-    assert all(math.isnan(v) for v in paper.paired_difference(recs[:2], paper.TABLES["table7"], "raw β=0.1",
-                                                              "glayers P1")["ci"])
+    assert all(math.isnan(v) for v in paper.paired_interval(recs[:2], paper.TABLES["table7"], "raw β=0.1",
+                                                            "glayers P1")["ci"])
+
+
+def test_covered_needs_every_row_the_paper_reports():
+    t1, t5 = paper.TABLES["table1-8x20"], paper.TABLES["table5"]
+    rows = [_row(m, {"noise": "reparam"} if m != "glayers" else {"layers": "full", "noise": "reparam"}, 25.0)
+            for m in paper._TABLE1_METHODS]
+    assert paper.covered(rows, t1) and not paper.covered(rows, t5)
+    assert not paper.covered(rows[:-1], t1)
