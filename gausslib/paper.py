@@ -23,8 +23,8 @@ import statistics
 from dataclasses import dataclass, field
 
 __all__ = ["PaperTable", "TABLES", "label", "compare", "kendall_tau", "select", "paired_difference",
-           "agreement", "headline", "verdict", "verdict_sentence", "scoreboard", "produces", "provenance", "curves",
-           "report"]
+           "paired_interval", "agreement", "headline", "verdict", "verdict_sentence", "covered", "scoreboard",
+           "produces", "provenance", "curves", "report", "beside"]
 
 
 @dataclass(frozen=True)
@@ -210,6 +210,14 @@ def paired_difference(records: list[dict], table: PaperTable, a: str, b: str, me
     return {"n": len(d), "mean": statistics.fmean(d), "se": se, "wins": sum(x > 0 for x in d) / len(d)}
 
 
+def paired_interval(records: list[dict], table: PaperTable, a: str, b: str, metric: str = "psnr") -> dict:
+    """Return :func:`paired_difference` ``a − b`` with its 95 % Student-t interval ``"ci": (lo, hi)``
+    (NaN bounds with fewer than two paired images)."""
+    d = paired_difference(records, table, a, b, metric)
+    half = _t975(d["n"] - 1) * d["se"] if d["n"] > 1 else math.nan
+    return {**d, "ci": (d["mean"] - half, d["mean"] + half)}
+
+
 def _t975(df: int) -> float:
     """Return the 97.5 % quantile of Student's t with ``df`` degrees of freedom."""
     from scipy import stats
@@ -264,11 +272,10 @@ def verdict(records: list[dict], rows: list[dict], table: PaperTable, protocol: 
     if g not in ran or not others:
         return {**out, "verdict": "no results"}
     alt = max(others, key=others.get)
-    d = paired_difference(records, table, g, alt)
+    d = paired_interval(records, table, g, alt)
     if d["n"] < 2:
         return {**out, "alternative": alt, "n": d["n"], "verdict": "no results"}
-    half = _t975(d["n"] - 1) * d["se"]
-    lo, hi = d["mean"] - half, d["mean"] + half
+    lo, hi = d["ci"]
     if (lo > 0 and paper_delta > 0) or (hi < 0 and paper_delta < 0) or lo <= paper_delta <= hi:
         word = "agrees"
     elif lo > 0 or hi < 0:
@@ -318,6 +325,13 @@ def report(table: PaperTable, records: list[dict], rows: list[dict], runs: list[
                        for b, labs in by_budget.items())
     return "\n\n".join([provenance(table, runs, out), f"Budget — {budget}.", compare(rows, table),
                          verdict_sentence(verdict(records, rows, table)), agreement(rows, table)])
+
+
+def covered(rows: list[dict], table: PaperTable) -> bool:
+    """Return whether ``rows`` have every label the paper reports a PSNR for in ``table`` — the test
+    for counting a table as reproduced (a table that shares a setting and some rows with another, as
+    Table 5 does with Table 1, is not reproduced by the other's rows alone)."""
+    return set(table.psnr) <= set(select(rows, table))
 
 
 def scoreboard(records: list[dict], rows: list[dict], tables: dict[str, PaperTable],
@@ -400,15 +414,43 @@ def provenance(table: PaperTable, runs: list[dict], out: str) -> str:
     ``table``'s cells into the results file named ``out``, the machine, thread count and wall time
     (or since when it runs)."""
     lines = []
-    for command in dict.fromkeys(r["command"] for r in runs if r.get("out") == out and r.get("event") == "start"):
+
+    def base(name: str) -> str:  # a shard's file counts as the file it is a part of
+        return name.split(".shard-")[0] + ".jsonl" if ".shard-" in name else name
+
+    for command in dict.fromkeys(r["command"] for r in runs if base(r.get("out", "")) == out
+                                 and r.get("event") == "start"):
         if not produces(command, table):
             continue
-        starts = [r for r in runs if r.get("event") == "start" and r["command"] == command]
-        finishes = [r for r in runs if r.get("event") == "finish" and r["command"] == command]
+        events = [r for r in runs if r.get("event") in ("start", "finish") and r.get("command") == command]
+        starts = [r for r in events if r["event"] == "start"]
+        finishes = [r for r in events if r["event"] == "finish"]
         m = starts[0]["machine"]
-        state = (f"finished, wall time {sum(r['wall_seconds'] for r in finishes) / 60:.0f} min"
-                 if len(finishes) >= len(starts) else f"running since {starts[-1]['time']}")
+        if events[-1]["event"] == "finish":
+            cut = len(starts) - len(finishes)
+            state = (f"finished, wall time {sum(r['wall_seconds'] for r in finishes) / 60:.0f} min"
+                     + (f" (plus {cut} interrupted run{'s' * (cut > 1)}, resumed)" if cut > 0 else ""))
+        else:
+            state = f"started {starts[-1]['time']}, no finish logged yet (running, or stopped and resumable)"
         shown = re.sub(r"--results-dir \S*(data/results\S*)", r"--results-dir \1", command)  # not this machine's path
         lines.append(f"- `{shown}`  \n  {m.get('processor')}, {m.get('cpu_count')} CPUs, torch {m.get('torch')}, "
                      f"{starts[0]['threads']} thread; {state}")
     return "\n".join(["Produced by:", *lines]) if lines else "No study run has produced this table yet."
+
+
+def beside(table: PaperTable, sources: dict[str, list[dict]]) -> str:
+    """Return a Markdown table of ``table``'s labels: per source (a name → its summary rows, e.g. one
+    study protocol's) the number of targets n and the PSNR mean ± std over them, then the paper's PSNR;
+    "—" where a source has no row. Sets two studies of one table beside each other and beside the paper."""
+    chosen = {name: select(rows, table) for name, rows in sources.items()}
+    labels = [k for k in (table.labels or tuple(table.psnr)) if any(k in c for c in chosen.values())]
+    if not labels:
+        return f"**{table.title}**: no results yet."
+    lines = ["| method | " + " | ".join(f"n, {name} | PSNR (dB), {name}" for name in sources) + " | PSNR (dB), paper |",
+             "|---|" + "---|---|" * len(sources) + "---|"]
+    for k in labels:
+        cells = [f"{c[k]['n']} | {c[k]['psnr_mean']:.2f} ± {c[k]['psnr_std']:.2f}" if k in c else "— | —"
+                 for c in chosen.values()]
+        theirs = f"{table.psnr[k]:.2f}" if k in table.psnr else "—"
+        lines.append(f"| {k} | " + " | ".join(cells) + f" | {theirs} |")
+    return "\n".join(lines)

@@ -41,14 +41,15 @@ import os
 import socket
 import statistics
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 __all__ = ["RESULTS", "PROTOCOL", "LEGACY", "default_root", "result_files", "key", "record_key", "read_records",
            "read_all", "make_records", "failed_images", "append_records", "repair", "writer_lock", "LockHeld",
-           "done", "log_run", "check_same_generator", "summary_rows", "summarize", "convergence",
-           "discrepancy_stop"]
+           "done", "log_run", "check_same_generator", "summary_rows", "summarize", "convergence", "Study", "load_study",
+           "best_by_fit", "discrepancy_stop"]
 
 #: The protocol of new records (gausslib/README.md, "Study protocols").
 PROTOCOL = 2
@@ -128,6 +129,27 @@ def read_all(paths: list[Path]) -> list[dict]:
     return _dedupe([r for p in paths for r in read_records(p)])
 
 
+@dataclass(frozen=True)
+class Study:
+    """One results root as the book reads it: every record (shards merged, duplicates dropped), the
+    summary rows (:func:`summary_rows`) and the run log (``runs.jsonl``)."""
+
+    root: Path
+    records: list[dict]
+    rows: list[dict]
+    runs: list[dict]
+
+    def of(self, problem: str) -> list[dict]:
+        """Return the records of ``problem``."""
+        return [r for r in self.records if r["problem"] == problem]
+
+
+def load_study(root: Path = RESULTS) -> Study:
+    """Return the :class:`Study` of the results root ``root`` (empty lists where it holds nothing)."""
+    paths = result_files(root)
+    return Study(Path(root), read_all(paths), summary_rows(paths), read_records(Path(root) / RUNS))
+
+
 def _finite(v) -> float | None:
     v = float(v)
     return v if math.isfinite(v) else None
@@ -192,6 +214,24 @@ def convergence(records: list[dict], label=lambda r: r["method"]) -> dict[str, d
             at = [[row[t] for row in rows if row[t] is not None] for t in range(len(grid))]
             out[name][key_] = [list(q) for q in zip(*(_quartiles(v) if v else (math.nan,) * 3 for v in at))]
     return out
+
+
+def best_by_fit(records: list[dict]) -> list[dict]:
+    """Return one "best" record per image and cell, its restart chosen by the lowest final objective
+    (the data misfit plus the method's regulariser: what a user without the truth can see) instead of
+    the highest PSNR (the paper's choice, an oracle: the truth picks the restart).
+
+    Only restart records with a convergence curve count; cells without any are left out."""
+    groups: dict[str, list[dict]] = {}
+    for r in records:
+        if r.get("restart") != "best" and r.get("curve") and _last_finite(r["curve"]["loss"]) is not None:
+            groups.setdefault(record_key(r), []).append(r)
+    return [{**min(rs, key=lambda r: _last_finite(r["curve"]["loss"])), "restart": "best"} for rs in groups.values()]
+
+
+def _last_finite(values: list) -> float | None:
+    finite = [v for v in values if v is not None and math.isfinite(v)]
+    return finite[-1] if finite else None
 
 
 def discrepancy_stop(curve: dict, level: float) -> tuple[int, float | None]:

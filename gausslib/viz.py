@@ -207,7 +207,7 @@ def plot_convergence(curves: dict[str, dict], title: str | None = None):
     axes[1].set_ylabel("PSNR (dB)")
     for ax in axes:
         ax.set_xlabel("iteration")
-    axes[1].legend(fontsize=7)
+    axes[1].legend(fontsize=9)
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()

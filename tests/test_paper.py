@@ -94,7 +94,7 @@ def test_produces_and_provenance():
             {"out": "mri.jsonl", "event": "finish", "command": cmd, "wall_seconds": 600.0, "images_run": 25}]
     text = paper.provenance(paper.TABLES["table1-8x20"], runs, "mri.jsonl")
     assert cmd in text and "finished, wall time 10 min" in text and "2 CPUs" in text
-    assert "running since T0" in paper.provenance(paper.TABLES["table1-8x20"], runs[:1], "mri.jsonl")
+    assert "started T0, no finish logged" in paper.provenance(paper.TABLES["table1-8x20"], runs[:1], "mri.jsonl")
     assert "No study run" in paper.provenance(paper.TABLES["table1-2x20"], runs, "mri.jsonl")
 
 
@@ -202,3 +202,41 @@ def test_curves_keep_the_tables_labels_in_order():
     found = paper.curves(records, paper.TABLES["table1-8x20"])
     assert list(found) == ["orthogonal", "glayers"] and found["glayers"]["n"] == 2
     assert found["glayers"]["relative_loss"][1] == [1.0, 0.5]
+
+
+def test_beside_sets_two_studies_and_the_paper_side_by_side():
+    deblur = {"targets": "phantom", "model_sigma": 3.0, "sigma": 3.0, "noise_std": 50.0}
+    first = [_row("spherical", {"layout": "P1"}, 18.0, "deblur", deblur),
+             _row("glayers", {"layers": "full", "layout": "P1"}, 23.5, "deblur", deblur)]
+    second = [_row("glayers", {"layers": "full", "layout": "P1"}, 22.0, "deblur", deblur, n=5)]
+    text = paper.beside(paper.TABLES["table3"], {"protocol 1": first, "protocol 2": second})
+    lines = text.splitlines()
+    assert lines[0] == ("| method | n, protocol 1 | PSNR (dB), protocol 1 | n, protocol 2 | PSNR (dB), protocol 2 "
+                        "| PSNR (dB), paper |")
+    assert lines[2] == "| spherical | 25 | 18.00 ± 1.00 | — | — | 21.78 |"                # the table's order
+    assert lines[3] == "| glayers P1 | 25 | 23.50 ± 1.00 | 5 | 22.00 ± 1.00 | 22.40 |"
+    assert len(lines) == 4                                                   # labels nobody ran are left out
+    assert "| raw β=0.1 | 25 | 23.50 ± 1.00 | — |" in paper.beside(
+        paper.TABLES["table7"], {"a": [_row("raw", {"beta": 0.1, "layout": "P1"}, 23.5, "deblur", deblur)]})
+    assert "no results yet" in paper.beside(paper.TABLES["table3"], {"a": [], "b": []})
+
+
+def test_paired_interval_is_the_t_interval():
+    setting = {"targets": "phantom", "model_sigma": 3.0}
+    recs = [{"problem": "deblur", "setting": setting, "method": m, "variant": v, "image": i, "restart": "best",
+             "psnr": 20.0 + (delta if m == "raw" else 0.0)}
+            for i, delta in enumerate([1.0, 2.0, 3.0])
+            for m, v in [("raw", {"beta": 0.1, "layout": "P1"}), ("glayers", {"layers": "full", "layout": "P1"})]]
+    d = paper.paired_interval(recs, paper.TABLES["table7"], "raw β=0.1", "glayers P1")
+    half = 4.302653 * 1.0 / 3 ** 0.5                                  # t(0.975, 2) · sd / √n, sd = 1
+    assert d["mean"] == pytest.approx(2.0) and d["ci"] == pytest.approx((2.0 - half, 2.0 + half), rel=1e-6)
+    assert all(math.isnan(v) for v in paper.paired_interval(recs[:2], paper.TABLES["table7"], "raw β=0.1",
+                                                            "glayers P1")["ci"])
+
+
+def test_covered_needs_every_row_the_paper_reports():
+    t1, t5 = paper.TABLES["table1-8x20"], paper.TABLES["table5"]
+    rows = [_row(m, {"noise": "reparam"} if m != "glayers" else {"layers": "full", "noise": "reparam"}, 25.0)
+            for m in paper._TABLE1_METHODS]
+    assert paper.covered(rows, t1) and not paper.covered(rows, t5)
+    assert not paper.covered(rows[:-1], t1)

@@ -110,6 +110,26 @@ def test_duplicates_are_dropped_on_read_and_in_the_summary(tmp_path):
     assert row["n"] == 2 and row["psnr_mean"] == 21.0 and row["psnr_std"] == pytest.approx(2 ** 0.5)
 
 
+def test_load_study_merges_shards_and_reads_the_run_log(tmp_path):
+    recs = [_record(0, psnr=20.0), _record(1, psnr=22.0)]
+    (tmp_path / "mri.shard-0-of-2.jsonl").write_text(json.dumps(recs[0]) + "\n")
+    (tmp_path / "mri.shard-1-of-2.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
+    (tmp_path / "runs.jsonl").write_text(json.dumps({"out": "mri.jsonl", "event": "start"}) + "\n")
+    s = results.load_study(tmp_path)
+    assert len(s.records) == 2 and s.rows[0]["n"] == 2 and len(s.runs) == 1 and s.of("mri") == s.records
+    assert s.of("eikonal") == [] and results.load_study(tmp_path / "none").records == []
+
+
+def test_best_by_fit_picks_the_restart_of_lowest_final_objective_not_the_oracle():
+    def restart(r, psnr, loss):
+        return _record(0, restart=r, psnr=psnr, curve={"iteration": [0, 9], "loss": [5.0, loss], "psnr": [9, psnr]})
+
+    recs = [restart(0, 25.0, 2.0), restart(1, 27.0, 3.0), restart(2, 26.0, None), _record(0, psnr=27.0),
+            _record(1, restart=0, psnr=30.0)]                            # image 1 has no curve: left out
+    (best,) = results.best_by_fit(recs)
+    assert best["restart"] == "best" and best["psnr"] == 25.0 and best["image"] == 0
+
+
 # ------------------------------------------------------------------------------------ partial lines
 def test_a_partial_last_line_is_reported_and_set_aside_never_glued(tmp_path):
     path = tmp_path / "mri.jsonl"
