@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 __all__ = ["PaperTable", "TABLES", "label", "compare", "kendall_tau", "select", "paired_difference",
            "paired_interval", "agreement", "headline", "verdict", "verdict_sentence", "covered", "scoreboard",
-           "produces", "provenance", "curves", "report"]
+           "produces", "provenance", "curves", "report", "beside"]
 
 
 @dataclass(frozen=True)
@@ -436,3 +436,21 @@ def provenance(table: PaperTable, runs: list[dict], out: str) -> str:
         lines.append(f"- `{shown}`  \n  {m.get('processor')}, {m.get('cpu_count')} CPUs, torch {m.get('torch')}, "
                      f"{starts[0]['threads']} thread; {state}")
     return "\n".join(["Produced by:", *lines]) if lines else "No study run has produced this table yet."
+
+
+def beside(table: PaperTable, sources: dict[str, list[dict]]) -> str:
+    """Return a Markdown table of ``table``'s labels: per source (a name → its summary rows, e.g. one
+    study protocol's) the number of targets n and the PSNR mean ± std over them, then the paper's PSNR;
+    "—" where a source has no row. Sets two studies of one table beside each other and beside the paper."""
+    chosen = {name: select(rows, table) for name, rows in sources.items()}
+    labels = [k for k in (table.labels or tuple(table.psnr)) if any(k in c for c in chosen.values())]
+    if not labels:
+        return f"**{table.title}**: no results yet."
+    lines = ["| method | " + " | ".join(f"n, {name} | PSNR (dB), {name}" for name in sources) + " | PSNR (dB), paper |",
+             "|---|" + "---|---|" * len(sources) + "---|"]
+    for k in labels:
+        cells = [f"{c[k]['n']} | {c[k]['psnr_mean']:.2f} ± {c[k]['psnr_std']:.2f}" if k in c else "— | —"
+                 for c in chosen.values()]
+        theirs = f"{table.psnr[k]:.2f}" if k in table.psnr else "—"
+        lines.append(f"| {k} | " + " | ".join(cells) + f" | {theirs} |")
+    return "\n".join(lines)

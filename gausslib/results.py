@@ -49,7 +49,7 @@ import torch
 __all__ = ["RESULTS", "PROTOCOL", "LEGACY", "default_root", "result_files", "key", "record_key", "read_records",
            "read_all", "make_records", "failed_images", "append_records", "repair", "writer_lock", "LockHeld",
            "done", "log_run", "check_same_generator", "summary_rows", "summarize", "convergence", "Study", "load_study",
-           "best_by_fit"]
+           "best_by_fit", "discrepancy_stop"]
 
 #: The protocol of new records (gausslib/README.md, "Study protocols").
 PROTOCOL = 2
@@ -232,6 +232,23 @@ def best_by_fit(records: list[dict]) -> list[dict]:
 def _last_finite(values: list) -> float | None:
     finite = [v for v in values if v is not None and math.isfinite(v)]
     return finite[-1] if finite else None
+
+
+def discrepancy_stop(curve: dict, level: float) -> tuple[int, float | None]:
+    """Return ``(iteration, psnr)`` of a record's ``"curve"`` at its first recorded iteration whose objective is at
+    or below ``level``, or at its last point when it never gets there.
+
+    The discrepancy principle: with noise in the data, a misfit below the noise's own (``level``: the misfit of the
+    true image) fits the noise, so an inversion without a penalty stops there. It needs no truth; the PSNR it
+    returns (None where the curve has none) is only read off to show what stopping would have given.
+    """
+    if not math.isfinite(level):
+        raise ValueError(f"level must be a finite misfit, got {level!r}")
+    points = [(i, k) for k, (i, v) in enumerate(zip(curve["iteration"], curve["loss"])) if v is not None]
+    if not points:
+        raise ValueError("curve: no finite objective value")
+    i, k = next(((i, k) for i, k in points if curve["loss"][k] <= level), points[-1])
+    return i, curve["psnr"][k] if "psnr" in curve else None
 
 
 def failed_images(ids: list[int], res) -> list[int]:

@@ -57,6 +57,9 @@ def test_inversion_benchmark_cases_time_what_they_name():
     from gausslib.reparam import Gaussianized
 
     assert all(problems.get(p).DEFAULT_GENERATOR in inversion.generators(p) for p in inversion.PROBLEMS)
+    eikonal = problems.get("eikonal").Setting()                    # the study's acquisition (2 sources per edge)
+    assert inversion.PROBLEMS["eikonal"][1] == {"per_edge": eikonal.per_edge, "noise": eikonal.noise,
+                                                "extent_m": eikonal.extent_m}
     weights, setting, kind = inversion.PROBLEMS["mri"]
     G = zoo.load(weights)
     problem = problems.build("mri", setting, problems.targets(G, kind, [0], G.resolution), [0])

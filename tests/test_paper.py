@@ -204,13 +204,34 @@ def test_curves_keep_the_tables_labels_in_order():
     assert found["glayers"]["relative_loss"][1] == [1.0, 0.5]
 
 
-def test_paired_interval_is_the_paired_difference_with_a_t_interval():
-    spread = [0.1, -0.1] * 12 + [0.0]
-    records = _pair_records([-0.5 + s for s in spread])
-    d = paper.paired_interval(records, paper.TABLES["table1-8x20"], "glayers", "spherical")
-    half = paper._t975(24) * d["se"]
-    assert d["n"] == 25 and d["ci"] == pytest.approx((d["mean"] - half, d["mean"] + half))
-    assert math.isnan(paper.paired_interval(records[:2], paper.TABLES["table1-8x20"], "glayers", "spherical")["ci"][0])
+def test_beside_sets_two_studies_and_the_paper_side_by_side():
+    deblur = {"targets": "phantom", "model_sigma": 3.0, "sigma": 3.0, "noise_std": 50.0}
+    first = [_row("spherical", {"layout": "P1"}, 18.0, "deblur", deblur),
+             _row("glayers", {"layers": "full", "layout": "P1"}, 23.5, "deblur", deblur)]
+    second = [_row("glayers", {"layers": "full", "layout": "P1"}, 22.0, "deblur", deblur, n=5)]
+    text = paper.beside(paper.TABLES["table3"], {"protocol 1": first, "protocol 2": second})
+    lines = text.splitlines()
+    assert lines[0] == ("| method | n, protocol 1 | PSNR (dB), protocol 1 | n, protocol 2 | PSNR (dB), protocol 2 "
+                        "| PSNR (dB), paper |")
+    assert lines[2] == "| spherical | 25 | 18.00 ± 1.00 | — | — | 21.78 |"                # the table's order
+    assert lines[3] == "| glayers P1 | 25 | 23.50 ± 1.00 | 5 | 22.00 ± 1.00 | 22.40 |"
+    assert len(lines) == 4                                                   # labels nobody ran are left out
+    assert "| raw β=0.1 | 25 | 23.50 ± 1.00 | — |" in paper.beside(
+        paper.TABLES["table7"], {"a": [_row("raw", {"beta": 0.1, "layout": "P1"}, 23.5, "deblur", deblur)]})
+    assert "no results yet" in paper.beside(paper.TABLES["table3"], {"a": [], "b": []})
+
+
+def test_paired_interval_is_the_t_interval():
+    setting = {"targets": "phantom", "model_sigma": 3.0}
+    recs = [{"problem": "deblur", "setting": setting, "method": m, "variant": v, "image": i, "restart": "best",
+             "psnr": 20.0 + (delta if m == "raw" else 0.0)}
+            for i, delta in enumerate([1.0, 2.0, 3.0])
+            for m, v in [("raw", {"beta": 0.1, "layout": "P1"}), ("glayers", {"layers": "full", "layout": "P1"})]]
+    d = paper.paired_interval(recs, paper.TABLES["table7"], "raw β=0.1", "glayers P1")
+    half = 4.302653 * 1.0 / 3 ** 0.5                                  # t(0.975, 2) · sd / √n, sd = 1
+    assert d["mean"] == pytest.approx(2.0) and d["ci"] == pytest.approx((2.0 - half, 2.0 + half), rel=1e-6)
+    assert all(math.isnan(v) for v in paper.paired_interval(recs[:2], paper.TABLES["table7"], "raw β=0.1",
+                                                            "glayers P1")["ci"])
 
 
 def test_covered_needs_every_row_the_paper_reports():

@@ -304,6 +304,17 @@ def test_convergence_quartiles_carry_stopped_runs_and_skip_best_records():
     assert out["b"]["relative_loss"] == [[1.0, 0.1]] * 3
 
 
+def test_discrepancy_stop_is_the_first_point_at_the_noise_level():
+    from gausslib.results import discrepancy_stop
+
+    curve = {"iteration": [0, 10, 20, 30], "loss": [9.0, None, 2.0, 1.0], "psnr": [10.0, None, 25.0, 20.0]}
+    assert discrepancy_stop(curve, 2.5) == (20, 25.0)        # the first recorded point at or below the level
+    assert discrepancy_stop(curve, 0.5) == (30, 20.0)        # never reached: the last point
+    assert discrepancy_stop({"iteration": [0], "loss": [3.0]}, 5.0) == (0, None)
+    with pytest.raises(ValueError, match="level"):
+        discrepancy_stop(curve, float("nan"))
+
+
 def test_convergence_figure_has_a_line_per_method():
     import matplotlib
     matplotlib.use("Agg")

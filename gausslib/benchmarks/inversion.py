@@ -42,7 +42,7 @@ from gausslib.reparam import Gaussianized, Spherical
 PROBLEMS = {  # problem: (shipped v2 generator, setting, targets)
     "mri": ("stylegan2-phantom64", {"accel": 8, "snr_db": 20}, "generator"),
     "deblur": ("glow-phantom64", {"sigma": 3.0, "model_sigma": 3.0, "noise_std": 50.0}, "phantom"),
-    "eikonal": ("stylegan2-phantom64", {"per_edge": 8, "noise": 1e-3, "extent_m": 0.256}, "generator"),
+    "eikonal": ("stylegan2-phantom64", {"per_edge": 2, "noise": 1e-3, "extent_m": 0.256}, "generator"),  # the study's
 }
 RESTARTS = 3
 HISTORY_EVERY = 50
@@ -137,7 +137,7 @@ def _problem(name: str, weights: str, quick: bool) -> list[dict]:
     for m in methods:
         r = row(m, {k: times[f"{m}/{k}"]["cpu"] for k in built[m][0]}, iters[m]["cpu"], iters[m]["evals"])
         r["iteration_wall_ms"] = summary_ms(iters[m]["wall"])["median"]
-        rows.append({"problem": name, "generator": weights, "study_default": weights == default,
+        rows.append({"problem": name, "generator": weights, "study_default": weights == default, "setting": setting,
                      "batch": RESTARTS, **r})
     sph, gl = rows
     gl["glayers_over_spherical"] = gl["iteration_ms"] / sph["iteration_ms"]
