@@ -49,7 +49,7 @@ import torch
 __all__ = ["RESULTS", "PROTOCOL", "LEGACY", "default_root", "result_files", "key", "record_key", "read_records",
            "read_all", "make_records", "failed_images", "append_records", "repair", "writer_lock", "LockHeld",
            "done", "log_run", "check_same_generator", "summary_rows", "summarize", "convergence", "Study", "load_study",
-           "best_by_fit", "discrepancy_stop"]
+           "best_by_fit", "best_at_stop", "discrepancy_stop"]
 
 #: The protocol of new records (gausslib/README.md, "Study protocols").
 PROTOCOL = 2
@@ -249,6 +249,31 @@ def discrepancy_stop(curve: dict, level: float) -> tuple[int, float | None]:
         raise ValueError("curve: no finite objective value")
     i, k = next(((i, k) for i, k in points if curve["loss"][k] <= level), points[-1])
     return i, curve["psnr"][k] if "psnr" in curve else None
+
+
+def best_at_stop(records: list[dict], levels: dict[int, float]) -> list[dict]:
+    """Return one "best" record per image and cell whose PSNR is that of :func:`discrepancy_stop`: each
+    restart read off where its objective first reaches its target's noise level, the best restart kept
+    (as the tables keep the best by PSNR); ``"iters"`` is that restart's stopping iteration.
+
+    records: restart records of one setting (those with a ``"curve"`` count; methods whose objective adds a
+    penalty, such as TV, never compare with a misfit level: leave them out); levels: ``{image: the misfit
+    of its true image}`` (:func:`gausslib.study.noise_levels`). Images without a level are left out."""
+    groups: dict[str, list[tuple[int, float]]] = {}
+    firsts: dict[str, dict] = {}
+    for r in records:
+        if r.get("restart") == "best" or not r.get("curve") or r["image"] not in levels:
+            continue
+        i, psnr = discrepancy_stop(r["curve"], levels[r["image"]])
+        if psnr is not None:
+            groups.setdefault(record_key(r), []).append((i, psnr))
+            firsts.setdefault(record_key(r), r)
+    out = []
+    for k, stops in groups.items():
+        i, psnr = max(stops, key=lambda s: s[1])
+        out.append({**{f: v for f, v in firsts[k].items() if f not in ("curve", "ssim", "lpips")},
+                    "restart": "best", "psnr": psnr, "iters": i})
+    return out
 
 
 def failed_images(ids: list[int], res) -> list[int]:

@@ -53,7 +53,7 @@ from gausslib.results import RESULTS, read_records, summarize, summary_rows  # n
 
 # targets, NOISE_SEED, RESULTS, read_records, summarize, summary_rows, TV_GRID and ABLATION stay importable
 # from here for the notebooks and outside checks written before gausslib.problems and gausslib.results.
-__all__ = ["main", "parser", "METHODS", "settings", "cells", "select_tv_lam", "build_problem", "budget", "shard_of",
+__all__ = ["main", "parser", "METHODS", "noise_levels", "settings", "cells", "select_tv_lam", "build_problem", "budget", "shard_of",
            "shard_path"]
 
 METHODS = ("tv", "raw", "spherical", "orthogonal", "glayers", "csgmw", "noisereg")
@@ -74,6 +74,16 @@ def build_problem(problem: str, setting, x: torch.Tensor, ids: list[int]) -> Pro
     if x.device.type == "cpu":
         return prob
     return dataclasses.replace(prob, operator=prob.operator.to(x.device), y=prob.y.to(x.device), x_true=x)
+
+
+def noise_levels(G, problem: str, setting: dict, ids: list[int]) -> dict[int, float]:
+    """Return ``{image: misfit of the true image}`` for the targets ``ids`` of a study cell: the noise's own
+    misfit, where the discrepancy principle stops (:func:`gausslib.results.best_at_stop`). The targets and
+    their noise are drawn again exactly as the study drew them."""
+    x = targets(G, setting["targets"], ids, G.resolution)
+    prob = build_problem(problem, setting, x, ids)
+    with torch.no_grad():
+        return dict(zip(ids, prob.misfit(x, prob.y).tolist()))
 
 
 def settings(args) -> list[dict]:

@@ -326,3 +326,29 @@ def test_convergence_figure_has_a_line_per_method():
     fig, axes = plot_convergence(curves, title="t")
     assert len(axes[0].lines) == len(axes[1].lines) == 1 and axes[0].get_yscale() == "log"
     plt.close(fig)
+
+
+def test_best_at_stop_reads_each_restart_at_the_noise_level_and_keeps_the_best():
+    def restart(r, image, losses, psnrs):
+        return _record(image, restart=r, curve={"iteration": [0, 10, 20], "loss": losses, "psnr": psnrs})
+
+    recs = [restart(0, 0, [9.0, 4.0, 1.0], [10.0, 25.0, 20.0]),    # reaches level 5 at iteration 10: 25 dB
+            restart(1, 0, [9.0, 6.0, 5.0], [12.0, 22.0, 24.0]),    # at iteration 20: 24 dB
+            restart(0, 1, [9.0, 8.0, 7.0], [10.0, 11.0, 12.0]),    # never reaches it: its last point
+            restart(0, 2, [9.0, 1.0, 1.0], [10.0, 30.0, 30.0]),    # no level given: left out
+            _record(0, psnr=99.0)]
+    out = {r["image"]: r for r in results.best_at_stop(recs, {0: 5.0, 1: 5.0})}
+    assert set(out) == {0, 1} and out[0]["psnr"] == 25.0 and out[0]["iters"] == 10 and out[0]["restart"] == "best"
+    assert out[1]["psnr"] == 12.0 and "curve" not in out[1]
+
+
+def test_noise_levels_are_the_true_images_misfit(sg2):
+    from gausslib.generators import load
+
+    G = load(sg2)
+    setting = {"accel": 8, "snr_db": 20, "targets": "generator"}
+    levels = study.noise_levels(G, "mri", setting, [3, 4])
+    x = study.targets(G, "generator", [3, 4], G.resolution)
+    prob = study.build_problem("mri", setting, x, [3, 4])
+    assert list(levels) == [3, 4] and levels[4] == pytest.approx(prob.misfit(x, prob.y)[1].item())
+    assert all(v > 0 for v in levels.values())
