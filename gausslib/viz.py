@@ -233,7 +233,8 @@ def plot_intervals(rows: dict[str, dict[str, tuple[float, float, float]]], *, xl
     if not rows:
         raise ValueError("rows: need at least one row to draw")
     series = list(dict.fromkeys(s for r in rows.values() for s in r))
-    if ax is None:
+    own_figure = ax is None
+    if own_figure:
         _, ax = plt.subplots(figsize=(7, 0.9 + 0.45 * len(rows) + 0.1 * len(series)), layout="constrained")
     step = 0.6 / max(len(series), 1)
     for k, name in enumerate(series):
@@ -252,7 +253,10 @@ def plot_intervals(rows: dict[str, dict[str, tuple[float, float, float]]], *, xl
     ax.set_yticks(range(len(rows)), list(rows))
     ax.set_ylim(len(rows) - 0.5, -0.5)
     ax.set_xlabel(xlabel)
-    ax.legend(fontsize=9, loc="best")
+    if own_figure:  # below the plot: inside it, "best" still lands on a marker when every corner holds one
+        ax.figure.legend(fontsize=9, loc="outside lower center", ncols=min(len(series), 2), frameon=False)
+    else:
+        ax.legend(fontsize=9, loc="best")
     if title:
         ax.set_title(title, fontsize=10)
     return ax
