@@ -92,7 +92,7 @@ def test_plot_intervals_draws_each_series_and_skips_missing_estimates():
             "b": {"ours": (float("nan"),) * 3, "paper": (0.5, float("nan"), float("nan"))}}
     ax = plot_intervals(rows, xlabel="Δ (dB)", title="t")
     assert [t.get_text() for t in ax.get_yticklabels()] == ["a", "b"]
-    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["ours", "paper"]
+    assert [t.get_text() for t in ax.figure.legends[0].get_texts()] == ["ours", "paper"]   # below the plot
     ours, paper = ax.containers                      # one errorbar per series; "ours" has one finite row
     assert len(ours.lines[0].get_xdata()) == 1 and len(paper.lines[0].get_xdata()) == 2
     assert ours.lines[0].get_color() == PALETTE[0] and ax.figure.get_size_inches()[0] <= 7
