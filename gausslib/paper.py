@@ -413,12 +413,10 @@ def provenance(table: PaperTable, runs: list[dict], out: str) -> str:
     """Return Markdown bullets: the study commands (from ``runs.jsonl`` records ``runs``) that wrote
     ``table``'s cells into the results file named ``out``, the machine, thread count and wall time
     (or since when it runs)."""
+    from gausslib.results import unsharded
+
     lines = []
-
-    def base(name: str) -> str:  # a shard's file counts as the file it is a part of
-        return name.split(".shard-")[0] + ".jsonl" if ".shard-" in name else name
-
-    for command in dict.fromkeys(r["command"] for r in runs if base(r.get("out", "")) == out
+    for command in dict.fromkeys(r["command"] for r in runs if unsharded(r.get("out", "")) == out
                                  and r.get("event") == "start"):
         if not produces(command, table):
             continue

@@ -49,7 +49,7 @@ import torch
 __all__ = ["RESULTS", "PROTOCOL", "LEGACY", "default_root", "result_files", "key", "record_key", "read_records",
            "read_all", "make_records", "failed_images", "append_records", "repair", "writer_lock", "LockHeld",
            "done", "log_run", "check_same_generator", "summary_rows", "summarize", "convergence", "Study", "load_study",
-           "best_by_fit", "best_at_stop", "discrepancy_stop"]
+           "best_by_fit", "best_at_stop", "discrepancy_stop", "unsharded"]
 
 #: The protocol of new records (gausslib/README.md, "Study protocols").
 PROTOCOL = 2
@@ -69,6 +69,11 @@ def default_root() -> Path:
 
 
 RESULTS = default_root()
+
+
+def unsharded(name: str) -> str:
+    """Return the results file name a shard's file ``<stem>.shard-i-of-N.jsonl`` is a part of (else ``name``)."""
+    return name.split(".shard-")[0] + ".jsonl" if ".shard-" in name else name
 
 
 def result_files(root: Path = RESULTS) -> list[Path]:
@@ -259,19 +264,16 @@ def best_at_stop(records: list[dict], levels: dict[int, float]) -> list[dict]:
     records: restart records of one setting (those with a ``"curve"`` count; methods whose objective adds a
     penalty, such as TV, never compare with a misfit level: leave them out); levels: ``{image: the misfit
     of its true image}`` (:func:`gausslib.study.noise_levels`). Images without a level are left out."""
-    groups: dict[str, list[tuple[int, float]]] = {}
-    firsts: dict[str, dict] = {}
+    groups: dict[str, list[tuple[float, int, dict]]] = {}
     for r in records:
-        if r.get("restart") == "best" or not r.get("curve") or r["image"] not in levels:
-            continue
-        i, psnr = discrepancy_stop(r["curve"], levels[r["image"]])
-        if psnr is not None:
-            groups.setdefault(record_key(r), []).append((i, psnr))
-            firsts.setdefault(record_key(r), r)
+        if r.get("restart") != "best" and r.get("curve") and r["image"] in levels:
+            i, psnr = discrepancy_stop(r["curve"], levels[r["image"]])
+            if psnr is not None:
+                groups.setdefault(record_key(r), []).append((psnr, i, r))
     out = []
-    for k, stops in groups.items():
-        i, psnr = max(stops, key=lambda s: s[1])
-        out.append({**{f: v for f, v in firsts[k].items() if f not in ("curve", "ssim", "lpips")},
+    for stops in groups.values():
+        psnr, i, r = max(stops, key=lambda s: s[0])
+        out.append({**{f: v for f, v in r.items() if f not in ("curve", "ssim", "lpips")},
                     "restart": "best", "psnr": psnr, "iters": i})
     return out
 

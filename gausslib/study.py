@@ -53,8 +53,8 @@ from gausslib.results import RESULTS, read_records, summarize, summary_rows  # n
 
 # targets, NOISE_SEED, RESULTS, read_records, summarize, summary_rows, TV_GRID and ABLATION stay importable
 # from here for the notebooks and outside checks written before gausslib.problems and gausslib.results.
-__all__ = ["main", "parser", "METHODS", "noise_levels", "settings", "cells", "select_tv_lam", "build_problem", "budget", "shard_of",
-           "shard_path"]
+__all__ = ["main", "parser", "METHODS", "noise_levels", "settings", "cells", "select_tv_lam", "build_problem", "budget",
+           "shard_of", "shard_path"]
 
 METHODS = ("tv", "raw", "spherical", "orthogonal", "glayers", "csgmw", "noisereg")
 STYLEGAN_ONLY = ("csgmw", "noisereg")
@@ -245,7 +245,7 @@ def shard_path(out: Path, i: int, n: int) -> Path:
 
 def _siblings(out: Path) -> list[Path]:
     """Return ``out`` and the shard files of the same stem (any N): the cells done anywhere."""
-    base = out.with_name(out.name.split(".shard-")[0] + out.suffix) if ".shard-" in out.name else out
+    base = out.with_name(results.unsharded(out.name))
     return [base, *sorted(base.parent.glob(f"{base.stem}.shard-*{base.suffix}"))]
 
 

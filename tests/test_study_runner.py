@@ -110,6 +110,10 @@ def test_duplicates_are_dropped_on_read_and_in_the_summary(tmp_path):
     assert row["n"] == 2 and row["psnr_mean"] == 21.0 and row["psnr_std"] == pytest.approx(2 ** 0.5)
 
 
+def test_unsharded_names_the_file_a_shard_belongs_to():
+    assert results.unsharded("deblur.shard-1-of-2.jsonl") == "deblur.jsonl" == results.unsharded("deblur.jsonl")
+
+
 def test_load_study_merges_shards_and_reads_the_run_log(tmp_path):
     recs = [_record(0, psnr=20.0), _record(1, psnr=22.0)]
     (tmp_path / "mri.shard-0-of-2.jsonl").write_text(json.dumps(recs[0]) + "\n")
