@@ -54,6 +54,13 @@ _TABLE1 = {  # (acceleration, SNR dB): (PSNR, SSIM) per method, in _TABLE1_METHO
     (8, 10): ((19.78, 22.78, 19.98, 18.09, 25.10, 25.48), (0.57, 0.61, 0.55, 0.27, 0.77, 0.78)),
     (2, 20): ((32.92, 32.90, 27.53, 28.04, 29.29, 32.41), (0.91, 0.90, 0.74, 0.66, 0.84, 0.90)),
 }
+_MRI_8X10 = {"accel": 8, "snr_db": 10, "targets": "generator"}
+TABLE2_PRESETS = ("zca", "ica", "ica+yj", "ica+lambert", "yj", "lambert")   # gausslib.layers.TABLE2_ROWS
+_TABLE2_LABELS = ("spherical", *(f"glayers:{k}" for k in TABLE2_PRESETS), "glayers")
+_TABLE5_LABELS = ("spherical (noise fixed)", "orthogonal (noise fixed)", "glayers (noise fixed)",
+                  "spherical (noise free)", "spherical", "orthogonal", "glayers", "glayers (noise orthogonal)",
+                  "orthogonal (noise glayers)")
+_LOST = "The paper's numbers for this table were lost in the text extraction (../shared/paper.txt)."
 TABLES = {
     **{f"table1-{accel}x{snr}": PaperTable(
         f"Table 1, CS-MRI {accel}× / {snr} dB (StyleGAN2)", "mri",
@@ -66,8 +73,10 @@ TABLES = {
                           "glayers:ica+yj": 27.99, "glayers:ica+lambert": 27.21, "glayers": 27.37},
                          {"spherical": 0.787, "glayers:zca": 0.786, "glayers:ica": 0.824,
                           "glayers:ica+yj": 0.831, "glayers:ica+lambert": 0.816, "glayers": 0.819},
+                         labels=_TABLE2_LABELS,
                          note="The paper's row with every layer off is the spherical constraint; standardisation is "
-                              "on in every row."),
+                              "on in every row. Its YJ-only and Lambert-only rows (no whitening, no ICA) were lost in "
+                              "the text extraction."),
     "table5": PaperTable("Table 5, style vectors and noise maps, CS-MRI 8× / 20 dB (StyleGAN2)", "mri", _MRI_8X20,
                          {"spherical (noise fixed)": 26.58, "glayers (noise fixed)": 27.39,
                           "orthogonal (noise fixed)": 25.88, "spherical (noise free)": 26.51, "orthogonal": 26.14,
@@ -75,12 +84,28 @@ TABLES = {
                          {"spherical (noise fixed)": 0.80, "glayers (noise fixed)": 0.83,
                           "orthogonal (noise fixed)": 0.78, "spherical (noise free)": 0.77, "orthogonal": 0.78,
                           "glayers": 0.83},
-                         labels=("spherical (noise fixed)", "orthogonal (noise fixed)", "glayers (noise fixed)",
-                                 "spherical (noise free)", "spherical", "orthogonal", "glayers"),
+                         labels=_TABLE5_LABELS,
                          note="The style vectors always follow the method; the noise maps are fixed at their "
-                              "starting draw, optimised as they are (free), or reparameterised like the style "
-                              "(no suffix). The paper's row with both spherical is absent; its G layers are "
-                              "ICA + Yeo-Johnson."),
+                              "starting draw, optimised as they are (free), reparameterised like the style "
+                              "(no suffix) or by the other method (g/o: \"glayers (noise orthogonal)\"; o/g). "
+                              "The paper's row with both spherical is absent, and its g/o and o/g numbers were lost "
+                              "in the text extraction; its G layers are ICA + Yeo-Johnson."),
+    "table2-10": PaperTable("Table 2, ablation, CS-MRI 8× / 10 dB (StyleGAN2)", "mri", _MRI_8X10, {},
+                            labels=_TABLE2_LABELS, note=_LOST + " Its text: the YJ and Lambert layers help more at "
+                            "10 dB than at 20 dB, and Lambert gives the best scores at 10 dB."),
+    "table5-10": PaperTable("Table 5, style vectors and noise maps, CS-MRI 8× / 10 dB (StyleGAN2)", "mri", _MRI_8X10,
+                            {}, labels=_TABLE5_LABELS, note=_LOST),
+    "table9": PaperTable("Table 9, ablation, deblurring (Glow, layout P2)", "deblur",
+                         {"targets": "phantom", "model_sigma": 3.0}, {},
+                         labels=("spherical", *(f"glayers:{k} P2" for k in TABLE2_PRESETS), "glayers P2"),
+                         note=_LOST + " Its text: ICA matters most, ZCA alone does not help, and the 1D layers "
+                              "differ marginally (it chose Lambert for the other deblurring runs)."),
+    "table10": PaperTable("Table 10, style vectors only or with noise maps, CS-MRI 8× / 20 dB (StyleGAN2)", "mri",
+                          _MRI_8X20, {}, labels=("spherical (noise fixed)", "glayers:ica+yj (noise fixed)",
+                                                 "glayers:ica+lambert (noise fixed)", "spherical", "glayers:ica+yj",
+                                                 "glayers:ica+lambert"),
+                          note=_LOST + " Its rows: the spherical constraint and the G layers with one 1D layer, on "
+                               "the style vectors alone (noise maps fixed) and on both."),
     "ood": PaperTable("Out-of-distribution targets, CS-MRI 8× / 20 dB (StyleGAN2)", "mri",
                       {"accel": 8, "snr_db": 20, "targets": "ood"}, {}, labels=("tv", "spherical", "glayers")),
     "table3": PaperTable("Table 3, deblurring (Glow)", "deblur", {"targets": "phantom", "model_sigma": 3.0},
@@ -119,6 +144,8 @@ def label(row: dict) -> str:
         name += " " + variant["layout"]
     if variant.get("noise", "reparam") != "reparam" and row["method"] not in ("csgmw", "noisereg"):
         name += f" (noise {variant['noise']})"
+    if "noise_by" in variant:                      # Table 5's g/o, o/g: the noise maps by another method
+        name += f" (noise {variant['noise_by']})"
     return name
 
 
@@ -401,8 +428,9 @@ def produces(command: str, table: PaperTable) -> bool:
     args = study.parser().parse_args(shlex.split(command)[3:])
     if args.problem != table.problem:
         return False
-    labels = set(args.methods) | ({f"glayers:{k}" for k in study.ABLATION} if args.ablation else set())
-    suffixes = ["" if m == "reparam" else f" (noise {m})" for m in args.noise_modes]
+    labels = set(args.methods) | ({f"glayers:{k}" for k in study.TABLE2_ROWS} if args.ablation else set())
+    suffixes = ["" if m == "reparam" else f" (noise {m})" for m in args.noise_modes] + [
+        f" (noise {m})" for m in args.noise_by if m != "same"]
     labels = {lab + x for m in labels for lab in (m, f"{m} P1", f"{m} P2", f"{m} β=0") for x in suffixes} | {
         f"raw β={b:g}" for b in args.betas}
     in_setting = any(table.covers(s) for s in study.settings(args))

@@ -30,7 +30,7 @@ from gausslib.layers._validate import check_count
 from gausslib.patches import patchify, unpatchify
 
 __all__ = ["LatentSpace", "Group", "latent_space", "Reparam", "Raw", "Spherical",
-           "Gaussianized", "Orthogonal", "Bound", "MODES", "Packer"]
+           "Gaussianized", "Orthogonal", "Mixed", "Bound", "MODES", "Packer"]
 
 MODES = ("reparam", "free", "fixed")
 
@@ -400,3 +400,39 @@ class Orthogonal(Reparam):
     def apply(self, group, params, state, scale):
         Q = cayley(params[0])
         return group.from_matrix(scale * state @ Q.transpose(-1, -2))
+
+
+class Mixed(Reparam):
+    """StyleGAN2's style vectors by one reparameterisation and its patched noise maps by another (paper
+    Table 5's "g/o": ``Mixed(Gaussianized(), Orthogonal())``, and "o/g"). Maps smaller than a noise patch
+    stay free, as for every reparameterisation. Both parts take the latent-space options of ``style``
+    and may not have a penalty (a penalty sees one group's latents without knowing which part owns them).
+    """
+
+    def __init__(self, style: Reparam, noise: Reparam):
+        for name, part in (("style", style), ("noise", noise)):
+            if not isinstance(part, Reparam) or isinstance(part, Mixed):
+                raise TypeError(f"{name} must be a Reparam other than Mixed, got {type(part).__name__}")
+            if type(part).penalty is not Reparam.penalty:
+                raise ValueError(f"{name}: {type(part).__name__} has a penalty; Mixed takes reparameterisations "
+                                 "without one (Spherical, Gaussianized, Orthogonal)")
+        if style.space_options != noise.space_options:
+            raise ValueError(f"style and noise must share the latent-space options, got {style.space_options} "
+                             f"and {noise.space_options}")
+        super().__init__(noise="reparam", **style.space_options)
+        self.style, self.noise_part = style, noise
+
+    def bind(self, generator, seeds):
+        if getattr(generator, "family", None) != "stylegan2":
+            raise TypeError(f"generator: Mixed needs a StyleGAN2 (style vectors and noise maps), got "
+                            f"{type(generator).__name__} with family {getattr(generator, 'family', None)!r}")
+        return super().bind(generator, seeds)
+
+    def _part(self, group: Group) -> Reparam:
+        return self.noise_part if group.kind == "noise" else self.style
+
+    def init_params(self, group, draws, scale):
+        return self._part(group).init_params(group, draws, scale)
+
+    def apply(self, group, params, state, scale):
+        return self._part(group).apply(group, params, state, scale)

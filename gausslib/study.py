@@ -24,6 +24,8 @@ Examples::
 
     python -m gausslib.study mri --accel 8 --snr 20 10 --methods tv spherical csgmw noisereg orthogonal glayers --ablation
     python -m gausslib.study deblur --methods spherical orthogonal raw glayers --betas 0 0.01 --layouts P1 P2 --inaccurate
+    python -m gausslib.study mri --accel 8 --snr 20 10 --methods spherical orthogonal glayers \\
+        --noise-modes reparam fixed --noise-by same orthogonal glayers      # Table 5, with g/o and o/g
     python -m gausslib.study eikonal --methods tv spherical glayers
     python -m gausslib.study mri --accel 8 --snr 20 --methods tv glayers --shard 0/3   # one of three parts
     python -m gausslib.study summarize
@@ -47,6 +49,7 @@ from gausslib import metrics, problems, results
 from gausslib.bench import machine
 from gausslib.invert import InversionResult, Problem, invert
 from gausslib.layers import ABLATION as _ABLATION_PRESETS
+from gausslib.layers import TABLE2_ROWS
 from gausslib.layers import preset_flags
 from gausslib.problems import NOISE_SEED, targets  # noqa: F401 - part of this module's public names
 from gausslib.results import RESULTS, read_records, summarize, summary_rows  # noqa: F401 - public names
@@ -122,6 +125,28 @@ def _tv_start(args, prob: Problem) -> torch.Tensor | None:
 
 
 # ----------------------------------------------------------------------------------- methods
+CROSS = ("spherical", "orthogonal", "glayers")  # the reparameterisations --noise-by may give the noise maps
+
+
+def _crossed(args, method: str, rp, variant: dict, is_glow: bool) -> list[tuple[dict, object]]:
+    """Return ``[(variant additions, reparameterisation)]`` of a latent method: itself (unless
+    ``--noise-by`` leaves out ``same``), then with its noise maps by each other method of ``--noise-by``
+    (Table 5's g/o and o/g; StyleGAN2 cells whose noise maps are reparameterised only)."""
+    from gausslib import reparam
+
+    noise_by = getattr(args, "noise_by", ["same"])
+    out = [({}, rp)] if "same" in noise_by else []
+    if is_glow or variant.get("noise", "reparam") != "reparam":
+        return out
+    parts = {"spherical": lambda o: reparam.Spherical(**o, joint=args.protocol >= 2),
+             "orthogonal": lambda o: reparam.Orthogonal(**o),
+             "glayers": lambda o: reparam.Gaussianized(roll=args.roll, **o)}
+    for other in noise_by:
+        if other not in ("same", method):
+            out.append(({"noise_by": other}, reparam.Mixed(rp, parts[other](rp.space_options))))
+    return out
+
+
 @dataclass
 class Cell:
     method: str
@@ -161,6 +186,13 @@ def cells(args, G, setting: dict) -> list[Cell]:
             return [dict(layout=layout) for layout in args.layouts]
         return [dict(noise=m) for m in args.noise_modes]
 
+    def latent(method, v, layers="full"):  # one latent reparameterisation of the paper's, on the variant's part
+        if method == "spherical":
+            return reparam.Spherical(**v, **patches, joint=args.protocol >= 2)
+        if method == "orthogonal":
+            return reparam.Orthogonal(**v, **patches)
+        return reparam.Gaussianized(layers=layers, roll=args.roll, **v, **patches)
+
     out = []
     for method in args.methods:
         if method in STYLEGAN_ONLY and is_glow:
@@ -176,16 +208,15 @@ def cells(args, G, setting: dict) -> list[Cell]:
                 for v in latent_variants()[:1] if is_glow else latent_variants():
                     out.append(Cell("raw", {"beta": beta, **v}, lbfgs(reparam.Raw(beta, **v, **patches))))
         elif method in ("spherical", "orthogonal"):
-            cls = reparam.Spherical if method == "spherical" else reparam.Orthogonal
             vs = latent_variants()[:1] if (is_glow and method == "spherical") else latent_variants()
-            joint = dict(joint=args.protocol >= 2) if method == "spherical" else {}
-            out += [Cell(method, dict(v), lbfgs(cls(**v, **patches, **joint))) for v in vs]
+            out += [Cell(method, {**v, **cross}, lbfgs(rp)) for v in vs
+                    for cross, rp in _crossed(args, method, latent(method, v), v, is_glow)]
         elif method == "glayers":
-            for name in ("full", *(_ABLATION_PRESETS if args.ablation else ())):
+            for name in ("full", *(TABLE2_ROWS if args.ablation else ())):
                 for v in latent_variants():
-                    rp = reparam.Gaussianized(layers=name, roll=args.roll, **v, **patches)
                     variant = {"layers": name, **preset_flags(name), "roll": args.roll, **v}
-                    out.append(Cell("glayers", variant, lbfgs(rp)))
+                    out += [Cell("glayers", {**variant, **cross}, lbfgs(rp))
+                            for cross, rp in _crossed(args, method, latent(method, v, name), v, is_glow)]
         elif method == "csgmw":
             rp = baselines.CSGMw(lam=args.csgmw_lam)
             out.append(Cell("csgmw", rp.describe(), lambda prob, rp=rp: invert(
@@ -359,7 +390,11 @@ def _add_protocol_arguments(s: argparse.ArgumentParser, spec) -> None:
     s.add_argument("--csgmw-lam", type=float, default=1e-3)
     s.add_argument("--csgmw-lr", type=float, default=0.05)
     s.add_argument("--betas", type=float, nargs="+", default=[0.0], help="β of the raw method")
-    s.add_argument("--ablation", action="store_true", help="also the layer ablation of Table 2")
+    s.add_argument("--ablation", action="store_true", help="also the layer ablation of Table 2 (every row: "
+                   f"{', '.join(TABLE2_ROWS)})")
+    s.add_argument("--noise-by", nargs="+", default=["same"], choices=["same", *CROSS],
+                   help="StyleGAN2: also (or, without 'same', only) the latent methods with their noise maps by "
+                        "another reparameterisation (Table 5's g/o: --methods glayers --noise-by same orthogonal)")
     s.add_argument("--roll", action="store_true", help="G layers: second set on rolled patches")
     s.add_argument("--noise-modes", nargs="+", default=["reparam"], choices=["reparam", "free", "fixed"],
                    help="StyleGAN2 noise maps (Table 5 compares all three)")

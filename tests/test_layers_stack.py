@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from gausslib.gradcheck import taylor_test
-from gausslib.layers import (ABLATION, PRESETS, STEPS, GaussianizationLayers, OrthogonalReparam, fastica,
+from gausslib.layers import (ABLATION, PRESETS, STEPS, TABLE2_ROWS, GaussianizationLayers, OrthogonalReparam, fastica,
                              iterative_whiten, lambert_gaussianize, patchify, preset_flags, spherical, standardize,
                              unpatchify, yeo_johnson, zca_whiten)
 
@@ -264,3 +264,23 @@ def test_non_finite_input_to_eigh_layers_is_named(name, value):
 def test_ica_iters_must_be_a_non_negative_int(ica_iters):
     with pytest.raises(ValueError, match="ica_iters"):
         GaussianizationLayers(ica_iters=ica_iters)
+
+
+@pytest.mark.parametrize("preset", ["yj", "lambert"])
+def test_a_1d_layer_alone_keeps_the_patch_correlations(preset):
+    """Table 2's "YJ" and "Lambert" rows have no whitening (the authors' whitening is part of their ICA
+    layer): a correlated input stays correlated, where every row with ICA decorrelates it."""
+    g = torch.Generator().manual_seed(0)
+    z = torch.randn(2, 400, 1, generator=g, dtype=torch.float64)
+    X = torch.cat([z + 0.3 * torch.randn(2, 400, 1, generator=g, dtype=torch.float64) for _ in range(8)], -1)
+
+    def mean_corr(Y):
+        Yc = Y - Y.mean(1, keepdim=True)
+        C = Yc.transpose(1, 2) @ Yc
+        d = C.diagonal(dim1=1, dim2=2).sqrt()
+        R = C / (d[..., :, None] * d[..., None, :])
+        return float((R.sum((1, 2)) - 8).mean() / 56)
+
+    assert preset_flags(preset)["whiten"] is False and TABLE2_ROWS[-2:] == ("yj", "lambert")
+    assert mean_corr(GaussianizationLayers(steps=preset)(X)) > 0.8
+    assert abs(mean_corr(GaussianizationLayers(steps="ica")(X))) < 0.05

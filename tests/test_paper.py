@@ -240,3 +240,17 @@ def test_covered_needs_every_row_the_paper_reports():
             for m in paper._TABLE1_METHODS]
     assert paper.covered(rows, t1) and not paper.covered(rows, t5)
     assert not paper.covered(rows[:-1], t1)
+
+
+def test_the_ablation_tables_name_every_row_the_study_runs():
+    from gausslib.layers import TABLE2_ROWS
+
+    assert paper.TABLE2_PRESETS == TABLE2_ROWS
+    for key in ("table2", "table2-10"):
+        assert paper.produces("python -m gausslib.study mri --methods spherical glayers --ablation --snr 20 10",
+                              paper.TABLES[key])
+    assert paper.produces("python -m gausslib.study deblur --methods spherical glayers --ablation --layouts P2",
+                          paper.TABLES["table9"])
+    assert paper.produces("python -m gausslib.study mri --methods glayers --noise-by orthogonal",
+                          paper.TABLES["table5"])
+    assert not paper.produces("python -m gausslib.study mri --methods glayers --snr 10", paper.TABLES["table2"])

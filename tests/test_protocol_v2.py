@@ -5,9 +5,10 @@ import json
 import pytest
 import torch
 
-from gausslib import baselines, problems, results, study
+from gausslib import baselines, paper, problems, results, study
+from gausslib.generators import zoo
 from gausslib.generators.glow import Glow
-from gausslib.layers import spherical
+from gausslib.layers import TABLE2_ROWS, spherical
 from gausslib.operators import Eikonal
 from gausslib.reparam import Spherical
 from conftest import tiny_stylegan2
@@ -86,3 +87,24 @@ def test_protocol_1_stays_reachable(weights, tmp_path):
     assert {json.dumps(r["budget"]["protocol"]) for r in recs} == {"1"}
     assert len([r for r in recs if r["restart"] != "best"]) == 2 * 2              # best of 2 restarts again
     assert all("wplus" not in r["variant"] for r in recs if r["method"] == "noisereg")
+
+
+def test_table2_and_table5_cells(weights, tmp_path):
+    """--ablation runs every row of Table 2; --noise-by adds Table 5's crossed cells (g/o and o/g)."""
+    args = study.parser().parse_args(["mri", "--generator", str(weights / "sg2.pt"), "--methods", "glayers",
+                                      "orthogonal", "--ablation", "--noise-by", "same", "orthogonal", "glayers",
+                                      *SMALL])
+    got = study.cells(args, zoo.load(str(weights / "sg2.pt")), {"accel": 8, "snr_db": 20, "targets": "generator"})
+    plain = [c for c in got if "noise_by" not in c.variant]
+    assert [c.variant["layers"] for c in plain if c.method == "glayers"] == ["full", *TABLE2_ROWS]
+    crossed = {(c.method, c.variant.get("layers"), c.variant["noise_by"]) for c in got if "noise_by" in c.variant}
+    assert crossed == {("orthogonal", None, "glayers"),
+                       *{("glayers", name, "orthogonal") for name in ("full", *TABLE2_ROWS)}}
+    assert paper.label({"method": "glayers", "variant": {"layers": "full", "noise": "reparam",
+                                                         "noise_by": "orthogonal"}}) == "glayers (noise orthogonal)"
+    out = tmp_path / "mri.jsonl"
+    study.main(["mri", "--quick", "--images", "1", "--restarts", "1", "--methods", "orthogonal", "--noise-by",
+                "glayers", "--generator", str(weights / "sg2.pt"), "--out", str(out), *SMALL])
+    recs = results.read_records(out)
+    assert recs and {r["variant"].get("noise_by") for r in recs} == {"glayers"}
+    assert all(r["psnr"] == r["psnr"] for r in recs)

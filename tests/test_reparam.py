@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from gausslib.generators.glow import Glow
-from gausslib.reparam import Gaussianized, Orthogonal, Raw, Spherical, latent_space
+from gausslib.reparam import Gaussianized, Mixed, Orthogonal, Raw, Spherical, latent_space
 from conftest import tiny_stylegan2
 
 SMALL = dict(psize=16, noise_psize=4)  # n ≥ d for the tiny generator's latents
@@ -108,3 +108,33 @@ def test_patch_sizes_must_be_positive_ints(G, name, value):
         Raw(**{name: value})
     with pytest.raises(ValueError, match=name):
         latent_space(G, **{name: value})
+
+
+def test_mixed_takes_each_part_from_its_own_reparam(G):
+    # Table 5's g/o: the style exactly as the G layers make it, the noise maps exactly as the orthogonal one
+    seeds = [0, 1]
+    mixed = Mixed(Gaussianized(**SMALL), Orthogonal(**SMALL)).bind(G, seeds)
+    gl, orth = Gaussianized(**SMALL).bind(G, seeds), Orthogonal(**SMALL).bind(G, seeds)
+    kinds = [g.kind for g in mixed.space.groups]
+    assert kinds[:2] == ["style", "noise"] and mixed.sizes[0] == gl.sizes[0] and mixed.sizes[1] == orth.sizes[1]
+    step = 0.1 * torch.randn(mixed.x0.shape, generator=torch.Generator().manual_seed(1))
+    p = mixed.x0 + step
+    pg = torch.cat([p[:, :gl.sizes[0]], gl.x0[:, gl.sizes[0]:]], 1)
+    po = torch.cat([orth.x0[:, :orth.sizes[0]], p[:, mixed.sizes[0]:]], 1)
+    got = mixed.latents(p)
+    assert torch.equal(got[0][0], gl.latents(pg)[0][0])
+    assert all(torch.equal(a, b) for a, b in zip(got[1], orth.latents(po)[1]))
+    for k in range(2, len(got)):                                                  # small maps: free in both
+        assert all(torch.equal(a, b) for a, b in zip(got[k], orth.latents(po)[k]))
+    assert mixed.images(p).shape == (2, 1, 16, 16)
+
+
+def test_mixed_refuses_what_it_cannot_split(G, glow):
+    with pytest.raises(ValueError, match="penalty"):
+        Mixed(Gaussianized(**SMALL), Raw(beta=0.1, **SMALL))
+    with pytest.raises(ValueError, match="latent-space options"):
+        Mixed(Gaussianized(**SMALL), Orthogonal())
+    with pytest.raises(TypeError, match="noise must be a Reparam"):
+        Mixed(Gaussianized(**SMALL), "orthogonal")
+    with pytest.raises(TypeError, match="StyleGAN2"):
+        Mixed(Gaussianized(glow_psize=4), Orthogonal(glow_psize=4)).bind(glow, [0])

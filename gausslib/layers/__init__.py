@@ -12,7 +12,7 @@ from ..patches import patchify, unpatchify
 from .ica import fastica
 from .lambert import lambert_gaussianize, lambert_transform, lambert_w_delta, lambertw
 from .orthogonal import OrthogonalReparam, cayley
-from .stack import ABLATION, PRESETS, GaussianizationLayers, preset_flags
+from .stack import ABLATION, PRESETS, TABLE2_ROWS, GaussianizationLayers, preset_flags
 from .standardize import moments, spherical, standardize
 from .steps import ICA, STEPS, Lambert, Standardize, Step, Whiten, YeoJohnson
 from .whiten import inv_sqrtm, iterative_whiten, symmetric_decorrelation, zca_whiten
@@ -22,6 +22,6 @@ __all__ = [
     "patchify", "unpatchify", "zca_whiten", "iterative_whiten", "symmetric_decorrelation", "inv_sqrtm",
     "fastica", "yeo_johnson", "fit_yeo_johnson", "yeo_johnson_transform", "lambertw", "lambert_w_delta",
     "lambert_transform", "lambert_gaussianize", "standardize", "spherical", "GaussianizationLayers",
-    "OrthogonalReparam", "cayley", "moments", "PRESETS", "ABLATION", "preset_flags", "STEPS", "Step", "Whiten",
+    "OrthogonalReparam", "cayley", "moments", "PRESETS", "ABLATION", "TABLE2_ROWS", "preset_flags", "STEPS", "Step", "Whiten",
     "ICA", "YeoJohnson", "Lambert", "Standardize",
 ]

@@ -14,7 +14,7 @@ from ..patches import patchify, unpatchify
 from ._validate import check_count, check_patches, float32_for_half
 from .steps import ICA, STEPS, Lambert, Standardize, Step, Whiten, YeoJohnson
 
-__all__ = ["GaussianizationLayers", "PRESETS", "ABLATION", "preset_flags"]
+__all__ = ["GaussianizationLayers", "PRESETS", "ABLATION", "TABLE2_ROWS", "preset_flags"]
 
 PRESETS = {
     "full": ("whiten", "ica", "yeo_johnson", "lambert", "standardize"),
@@ -22,8 +22,12 @@ PRESETS = {
     "ica": ("whiten", "ica", "standardize"),
     "ica+yj": ("whiten", "ica", "yeo_johnson", "standardize"),
     "ica+lambert": ("whiten", "ica", "lambert", "standardize"),
+    # one 1D layer alone: the authors' whitening belongs to their ICA layer, so these rows have neither
+    "yj": ("yeo_johnson", "standardize"),
+    "lambert": ("lambert", "standardize"),
 }
-ABLATION = ("zca", "ica", "ica+yj", "ica+lambert")  # Table 2's rows besides the full stack
+ABLATION = ("zca", "ica", "ica+yj", "ica+lambert")  # the first version's Table 2 rows besides the full stack
+TABLE2_ROWS = ABLATION + ("yj", "lambert")         # every row of the paper's Table 2 besides the full stack
 
 _WHITEN = {True: "zca", "zca": "zca", "iterative": "iterative", False: None, None: None}
 _ICA = {True: "paper", "paper": "paper", "newton": "newton", False: None, None: None}
@@ -31,10 +35,13 @@ _ICA = {True: "paper", "paper": "paper", "newton": "newton", False: None, None: 
 
 def preset_flags(name: str) -> dict[str, bool]:
     """Return ``{"ica", "yeo_johnson", "lambert"}`` on/off for preset ``name`` (the study records'
-    description of a stack; whitening and standardisation are on in every preset)."""
+    description of a stack; standardisation is on in every preset), with ``"whiten": False`` added for
+    the presets without whitening (``"yj"``, ``"lambert"``)."""
     if name not in PRESETS:
         raise ValueError(f"layers must be one of {tuple(PRESETS)}, got {name!r}")
-    return {k: k in PRESETS[name] for k in ("ica", "yeo_johnson", "lambert")}
+    flags = {k: k in PRESETS[name] for k in ("ica", "yeo_johnson", "lambert")}
+    # "whiten" only where it is off, so that the records of the first presets keep their keys
+    return flags if "whiten" in PRESETS[name] else {**flags, "whiten": False}
 
 
 class GaussianizationLayers(nn.Module):
