@@ -48,7 +48,8 @@ import torch
 
 __all__ = ["RESULTS", "PROTOCOL", "LEGACY", "default_root", "result_files", "key", "record_key", "read_records",
            "read_all", "make_records", "failed_images", "append_records", "repair", "writer_lock", "LockHeld",
-           "done", "log_run", "check_same_generator", "summary_rows", "summarize", "convergence", "Study", "load_study",
+           "done", "log_run", "check_same_generator", "summary_rows", "summarize", "convergence", "peak", "Study",
+           "load_study",
            "best_by_fit", "best_at_stop", "discrepancy_stop", "unsharded"]
 
 #: The protocol of new records (gausslib/README.md, "Study protocols").
@@ -219,6 +220,13 @@ def convergence(records: list[dict], label=lambda r: r["method"]) -> dict[str, d
             at = [[row[t] for row in rows if row[t] is not None] for t in range(len(grid))]
             out[name][key_] = [list(q) for q in zip(*(_quartiles(v) if v else (math.nan,) * 3 for v in at))]
     return out
+
+
+def peak(curve: dict) -> int:
+    """Return the grid index where a :func:`convergence` entry's median PSNR is highest (NaN never wins:
+    a grid point without a finite value on any curve)."""
+    med = curve["psnr"][1]
+    return max(range(len(med)), key=lambda t: med[t] if med[t] == med[t] else -math.inf)
 
 
 def best_by_fit(records: list[dict]) -> list[dict]:

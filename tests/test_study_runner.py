@@ -308,6 +308,14 @@ def test_convergence_quartiles_carry_stopped_runs_and_skip_best_records():
     assert out["b"]["relative_loss"] == [[1.0, 0.1]] * 3
 
 
+def test_peak_is_the_highest_finite_median():
+    from gausslib.results import peak
+
+    nan = float("nan")
+    assert peak({"psnr": [[0] * 4, [nan, 20.0, 25.0, 24.0], [0] * 4]}) == 2
+    assert peak({"psnr": [[0] * 2, [nan, nan], [0] * 2]}) == 0                 # nothing finite: the first point
+
+
 def test_discrepancy_stop_is_the_first_point_at_the_noise_level():
     from gausslib.results import discrepancy_stop
 
