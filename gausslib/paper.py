@@ -428,7 +428,10 @@ def produces(command: str, table: PaperTable) -> bool:
     args = study.parser().parse_args(shlex.split(command)[3:])
     if args.problem != table.problem:
         return False
-    labels = set(args.methods) | ({f"glayers:{k}" for k in study.TABLE2_ROWS} if args.ablation else set())
+    labels = set(args.methods) - {"glayers"}
+    if "glayers" in args.methods:
+        stacks = {*args.layers, *(study.TABLE2_ROWS if args.ablation else ())}
+        labels |= {"glayers" if k == "full" else f"glayers:{k}" for k in stacks}
     suffixes = ["" if m == "reparam" else f" (noise {m})" for m in args.noise_modes] + [
         f" (noise {m})" for m in args.noise_by if m != "same"]
     labels = {lab + x for m in labels for lab in (m, f"{m} P1", f"{m} P2", f"{m} β=0") for x in suffixes} | {

@@ -49,7 +49,7 @@ from gausslib import metrics, problems, results
 from gausslib.bench import machine
 from gausslib.invert import InversionResult, Problem, invert
 from gausslib.layers import ABLATION as _ABLATION_PRESETS
-from gausslib.layers import TABLE2_ROWS
+from gausslib.layers import PRESETS, TABLE2_ROWS
 from gausslib.layers import preset_flags
 from gausslib.problems import NOISE_SEED, targets  # noqa: F401 - part of this module's public names
 from gausslib.results import RESULTS, read_records, summarize, summary_rows  # noqa: F401 - public names
@@ -134,14 +134,13 @@ def _crossed(args, method: str, rp, variant: dict, is_glow: bool) -> list[tuple[
     (Table 5's g/o and o/g; StyleGAN2 cells whose noise maps are reparameterised only)."""
     from gausslib import reparam
 
-    noise_by = getattr(args, "noise_by", ["same"])
-    out = [({}, rp)] if "same" in noise_by else []
+    out = [({}, rp)] if "same" in args.noise_by else []
     if is_glow or variant.get("noise", "reparam") != "reparam":
         return out
     parts = {"spherical": lambda o: reparam.Spherical(**o, joint=args.protocol >= 2),
              "orthogonal": lambda o: reparam.Orthogonal(**o),
              "glayers": lambda o: reparam.Gaussianized(roll=args.roll, **o)}
-    for other in noise_by:
+    for other in args.noise_by:
         if other not in ("same", method):
             out.append(({"noise_by": other}, reparam.Mixed(rp, parts[other](rp.space_options))))
     return out
@@ -212,7 +211,7 @@ def cells(args, G, setting: dict) -> list[Cell]:
             out += [Cell(method, {**v, **cross}, lbfgs(rp)) for v in vs
                     for cross, rp in _crossed(args, method, latent(method, v), v, is_glow)]
         elif method == "glayers":
-            for name in ("full", *(TABLE2_ROWS if args.ablation else ())):
+            for name in dict.fromkeys((*args.layers, *(TABLE2_ROWS if args.ablation else ()))):
                 for v in latent_variants():
                     variant = {"layers": name, **preset_flags(name), "roll": args.roll, **v}
                     out += [Cell("glayers", {**variant, **cross}, lbfgs(rp))
@@ -392,6 +391,8 @@ def _add_protocol_arguments(s: argparse.ArgumentParser, spec) -> None:
     s.add_argument("--betas", type=float, nargs="+", default=[0.0], help="β of the raw method")
     s.add_argument("--ablation", action="store_true", help="also the layer ablation of Table 2 (every row: "
                    f"{', '.join(TABLE2_ROWS)})")
+    s.add_argument("--layers", nargs="+", default=["full"], choices=list(PRESETS),
+                   help="G-layer stacks to run (presets of gausslib.layers.PRESETS; Table 10: ica+yj ica+lambert)")
     s.add_argument("--noise-by", nargs="+", default=["same"], choices=["same", *CROSS],
                    help="StyleGAN2: also (or, without 'same', only) the latent methods with their noise maps by "
                         "another reparameterisation (Table 5's g/o: --methods glayers --noise-by same orthogonal)")

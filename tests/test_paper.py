@@ -254,3 +254,5 @@ def test_the_ablation_tables_name_every_row_the_study_runs():
     assert paper.produces("python -m gausslib.study mri --methods glayers --noise-by orthogonal",
                           paper.TABLES["table5"])
     assert not paper.produces("python -m gausslib.study mri --methods glayers --snr 10", paper.TABLES["table2"])
+    table10 = "python -m gausslib.study mri --methods glayers --layers ica+yj ica+lambert --noise-modes fixed"
+    assert paper.produces(table10, paper.TABLES["table10"]) and not paper.produces(table10, paper.TABLES["table1-8x20"])

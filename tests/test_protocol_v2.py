@@ -102,6 +102,9 @@ def test_table2_and_table5_cells(weights, tmp_path):
                        *{("glayers", name, "orthogonal") for name in ("full", *TABLE2_ROWS)}}
     assert paper.label({"method": "glayers", "variant": {"layers": "full", "noise": "reparam",
                                                          "noise_by": "orthogonal"}}) == "glayers (noise orthogonal)"
+    only = study.parser().parse_args(["mri", "--methods", "glayers", "--layers", "ica+yj", "ica+lambert", *SMALL])
+    assert [c.variant["layers"] for c in study.cells(only, zoo.load(str(weights / "sg2.pt")), {})] == [
+        "ica+yj", "ica+lambert"]                                                  # Table 10's stacks alone
     out = tmp_path / "mri.jsonl"
     study.main(["mri", "--quick", "--images", "1", "--restarts", "1", "--methods", "orthogonal", "--noise-by",
                 "glayers", "--generator", str(weights / "sg2.pt"), "--out", str(out), *SMALL])
