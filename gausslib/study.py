@@ -125,7 +125,18 @@ def _tv_start(args, prob: Problem) -> torch.Tensor | None:
 
 
 # ----------------------------------------------------------------------------------- methods
-CROSS = ("spherical", "orthogonal", "glayers")  # the reparameterisations --noise-by may give the noise maps
+CROSS = ("spherical", "orthogonal", "glayers")  # the latent reparameterisations of the paper
+
+
+def _latent(args, method: str, options: dict, layers: str = "full"):
+    """Return the reparameterisation ``method`` of :data:`CROSS` with ``options`` (noise mode, patch sizes)."""
+    from gausslib import reparam
+
+    if method == "spherical":
+        return reparam.Spherical(**options, joint=args.protocol >= 2)
+    if method == "orthogonal":
+        return reparam.Orthogonal(**options)
+    return reparam.Gaussianized(layers=layers, roll=args.roll, **options)
 
 
 def _crossed(args, method: str, rp, variant: dict, is_glow: bool) -> list[tuple[dict, object]]:
@@ -137,13 +148,8 @@ def _crossed(args, method: str, rp, variant: dict, is_glow: bool) -> list[tuple[
     out = [({}, rp)] if "same" in args.noise_by else []
     if is_glow or variant.get("noise", "reparam") != "reparam":
         return out
-    parts = {"spherical": lambda o: reparam.Spherical(**o, joint=args.protocol >= 2),
-             "orthogonal": lambda o: reparam.Orthogonal(**o),
-             "glayers": lambda o: reparam.Gaussianized(roll=args.roll, **o)}
-    for other in args.noise_by:
-        if other not in ("same", method):
-            out.append(({"noise_by": other}, reparam.Mixed(rp, parts[other](rp.space_options))))
-    return out
+    return out + [({"noise_by": other}, reparam.Mixed(rp, _latent(args, other, rp.space_options)))
+                  for other in args.noise_by if other not in ("same", method)]
 
 
 @dataclass
@@ -185,13 +191,6 @@ def cells(args, G, setting: dict) -> list[Cell]:
             return [dict(layout=layout) for layout in args.layouts]
         return [dict(noise=m) for m in args.noise_modes]
 
-    def latent(method, v, layers="full"):  # one latent reparameterisation of the paper's, on the variant's part
-        if method == "spherical":
-            return reparam.Spherical(**v, **patches, joint=args.protocol >= 2)
-        if method == "orthogonal":
-            return reparam.Orthogonal(**v, **patches)
-        return reparam.Gaussianized(layers=layers, roll=args.roll, **v, **patches)
-
     out = []
     for method in args.methods:
         if method in STYLEGAN_ONLY and is_glow:
@@ -209,13 +208,14 @@ def cells(args, G, setting: dict) -> list[Cell]:
         elif method in ("spherical", "orthogonal"):
             vs = latent_variants()[:1] if (is_glow and method == "spherical") else latent_variants()
             out += [Cell(method, {**v, **cross}, lbfgs(rp)) for v in vs
-                    for cross, rp in _crossed(args, method, latent(method, v), v, is_glow)]
+                    for cross, rp in _crossed(args, method, _latent(args, method, {**v, **patches}), v, is_glow)]
         elif method == "glayers":
             for name in dict.fromkeys((*args.layers, *(TABLE2_ROWS if args.ablation else ()))):
                 for v in latent_variants():
                     variant = {"layers": name, **preset_flags(name), "roll": args.roll, **v}
                     out += [Cell("glayers", {**variant, **cross}, lbfgs(rp))
-                            for cross, rp in _crossed(args, method, latent(method, v, name), v, is_glow)]
+                            for cross, rp in _crossed(args, method, _latent(args, method, {**v, **patches}, name),
+                                                      v, is_glow)]
         elif method == "csgmw":
             rp = baselines.CSGMw(lam=args.csgmw_lam)
             out.append(Cell("csgmw", rp.describe(), lambda prob, rp=rp: invert(
