@@ -157,12 +157,12 @@ study-19: $(STAMP)
 	$(STUDY) mri --accel 8 --snr 20 10 --methods orthogonal --noise-by glayers --generator $(SG2) $(STUDY_19)
 	$(STUDY) mri --accel 8 --snr 20 10 --methods spherical orthogonal glayers --noise-modes fixed --generator $(SG2) $(STUDY_19)
 	$(STUDY) mri --accel 8 --snr 20 10 --methods spherical --noise-modes free --generator $(SG2) $(STUDY_19)
-	$(STUDY) mri --accel 8 --snr 20 --methods glayers --layers ica+yj ica+lambert --noise-modes reparam fixed --generator $(SG2) $(STUDY_19)
-	$(STUDY) deblur --methods spherical glayers --ablation --layouts P2 --generator $(GLOW) $(STUDY_19)
+	$(STUDY) mri --accel 8 --snr 20 --targets ood --methods spherical glayers --layers ica+yj ica+lambert --noise-modes reparam fixed --generator $(SG2) $(STUDY_19)
+	$(STUDY) deblur --methods glayers --layers full yj+lambert --ablation --layouts P2 --generator $(GLOW) $(STUDY_19)
 	$(STUDY) mri --accel 8 --snr 5 0 --methods tv spherical glayers --generator $(SG2) $(STUDY_19)
 	$(STUDY) mri --accel 12 16 --snr 10 --methods tv spherical glayers --generator $(SG2) $(STUDY_19)
 	$(STUDY) mri --accel 8 --snr 20 --methods glayers --roll --generator $(SG2) $(STUDY_19)
 	$(STUDY) deblur --methods glayers --roll --layouts P1 --generator $(GLOW) $(STUDY_19)
-	for p in 8 16 64; do $(STUDY) mri --accel 8 --snr 20 --methods glayers --psize $$p --generator $(SG2) $(STUDY_19); done
+	for p in 8 16 64; do $(STUDY) mri --accel 8 --snr 20 --methods glayers --layers ica --psize $$p --generator $(SG2) $(STUDY_19); done
 	for p in 4 16; do $(STUDY) mri --accel 8 --snr 20 --methods glayers --noise-psize $$p --generator $(SG2) $(STUDY_19); done
 	for p in 4 16; do $(STUDY) deblur --methods glayers --layouts P1 --glow-psize $$p --generator $(GLOW) $(STUDY_19); done

@@ -23,7 +23,7 @@ import statistics
 from dataclasses import dataclass, field
 
 __all__ = ["PaperTable", "TABLES", "label", "compare", "kendall_tau", "select", "paired_difference",
-           "paired_interval", "agreement", "headline", "verdict", "verdict_sentence", "covered", "scoreboard",
+           "paired_interval", "sweep", "agreement", "headline", "verdict", "verdict_sentence", "covered", "scoreboard",
            "produces", "provenance", "curves", "report", "beside"]
 
 
@@ -56,56 +56,70 @@ _TABLE1 = {  # (acceleration, SNR dB): (PSNR, SSIM) per method, in _TABLE1_METHO
 }
 _MRI_8X10 = {"accel": 8, "snr_db": 10, "targets": "generator"}
 TABLE2_PRESETS = ("zca", "ica", "ica+yj", "ica+lambert", "yj", "lambert")   # gausslib.layers.TABLE2_ROWS
-_TABLE2_LABELS = ("spherical", *(f"glayers:{k}" for k in TABLE2_PRESETS), "glayers")
+_TABLE2 = {  # label: (PSNR, SSIM) at 8× / 20 dB, then at 8× / 10 dB; the paper's row with every layer off first
+    "spherical": ((26.93, 0.787), (22.98, 0.604)), "glayers:yj": ((26.92, 0.787), (23.14, 0.622)),
+    "glayers:lambert": ((25.33, 0.743), (23.58, 0.695)), "glayers:zca": ((27.08, 0.786), (22.94, 0.623)),
+    "glayers:ica": ((27.91, 0.824), (25.22, 0.770)), "glayers:ica+yj": ((27.99, 0.831), (25.48, 0.779)),
+    "glayers:ica+lambert": ((27.21, 0.816), (25.57, 0.779)), "glayers": ((27.37, 0.819), (25.09, 0.771)),
+}
+_TABLE2_NOTE = ("The paper's row with every layer off is set beside our spherical constraint (its 26.93 at 20 dB is "
+                "Table 1's spherical; at 10 dB it reads 22.98 against Table 1's 22.78); standardisation is on in every "
+                "row, and the YJ-only and Lambert-only rows have neither whitening nor ICA.")
+_TABLE5 = {  # label: (PSNR, SSIM) at 8× / 20 dB, then at 8× / 10 dB (style / noise maps: s, g, o; ✗ fixed, u free)
+    "spherical (noise fixed)": ((26.58, 0.80), (25.57, 0.78)), "glayers (noise fixed)": ((27.39, 0.83), (27.02, 0.82)),
+    "orthogonal (noise fixed)": ((25.88, 0.78), (25.39, 0.77)), "spherical (noise free)": ((26.51, 0.77), (22.49, 0.57)),
+    "glayers (noise orthogonal)": ((27.43, 0.81), (24.93, 0.76)), "orthogonal": ((26.14, 0.78), (25.10, 0.77)),
+    "orthogonal (noise glayers)": ((26.04, 0.78), (25.22, 0.77)), "glayers": ((27.99, 0.83), (25.48, 0.78)),
+}
 _TABLE5_LABELS = ("spherical (noise fixed)", "orthogonal (noise fixed)", "glayers (noise fixed)",
                   "spherical (noise free)", "spherical", "orthogonal", "glayers", "glayers (noise orthogonal)",
                   "orthogonal (noise glayers)")
-_LOST = "The paper's numbers for this table were lost in the text extraction (../shared/paper.txt)."
+_TABLE5_NOTE = ("The style vectors always follow the method; the noise maps are fixed at their starting draw, "
+                "optimised as they are (free), reparameterised like the style (no suffix) or by the other method "
+                "(\"glayers (noise orthogonal)\" is the paper's g/o, \"orthogonal (noise glayers)\" its o/g). The "
+                "paper has no row with both spherical; its G layers are ICA + Yeo-Johnson.")
+_TABLE9 = {  # label (layout P2): (PSNR, SSIM); the paper's row with every layer off first
+    "spherical": (21.79, 0.583), "glayers:lambert P2": (21.96, 0.588), "glayers:yj P2": (21.75, 0.579),
+    "glayers:yj+lambert P2": (21.99, 0.587), "glayers:zca P2": (21.66, 0.579), "glayers:ica P2": (22.52, 0.586),
+    "glayers:ica+lambert P2": (22.47, 0.590), "glayers:ica+yj P2": (22.49, 0.586), "glayers P2": (22.40, 0.586),
+}
+_TABLE6 = {"glayers:ica psize=8": (25.33, 0.76), "glayers:ica psize=16": (26.83, 0.79), "glayers:ica": (27.91, 0.82),
+           "glayers:ica psize=64": (28.03, 0.83)}   # style patch length; 32 is ours and the paper's default
+_TABLE10 = {"spherical (noise fixed)": (26.14, 0.784), "spherical": (25.26, 0.755),
+            "glayers:ica+yj (noise fixed)": (25.23, 0.765), "glayers:ica+yj": (25.39, 0.769),
+            "glayers:ica+lambert (noise fixed)": (25.39, 0.762), "glayers:ica+lambert": (25.45, 0.765)}
+
+
+def _columns(rows: dict, k: int | None = None) -> tuple[dict, dict]:
+    """Return ``({label: PSNR}, {label: SSIM})`` of a typed table (column ``k`` of two-column tables)."""
+    pick = (lambda v: v) if k is None else (lambda v: v[k])
+    return {lab: pick(v)[0] for lab, v in rows.items()}, {lab: pick(v)[1] for lab, v in rows.items()}
+
+
 TABLES = {
     **{f"table1-{accel}x{snr}": PaperTable(
         f"Table 1, CS-MRI {accel}× / {snr} dB (StyleGAN2)", "mri",
         {"accel": accel, "snr_db": snr, "targets": "generator"},
         dict(zip(_TABLE1_METHODS, psnr)), dict(zip(_TABLE1_METHODS, ssim)), note=_TABLE1_NOTE)
        for (accel, snr), (psnr, ssim) in _TABLE1.items()},
-    # "none" of the paper's Table 2 is the spherical constraint (its 26.93 is Table 1's spherical)
-    "table2": PaperTable("Table 2, ablation, CS-MRI 8× / 20 dB (StyleGAN2)", "mri", _MRI_8X20,
-                         {"spherical": 26.93, "glayers:zca": 27.08, "glayers:ica": 27.91,
-                          "glayers:ica+yj": 27.99, "glayers:ica+lambert": 27.21, "glayers": 27.37},
-                         {"spherical": 0.787, "glayers:zca": 0.786, "glayers:ica": 0.824,
-                          "glayers:ica+yj": 0.831, "glayers:ica+lambert": 0.816, "glayers": 0.819},
-                         labels=_TABLE2_LABELS,
-                         note="The paper's row with every layer off is the spherical constraint; standardisation is "
-                              "on in every row. Its YJ-only and Lambert-only rows (no whitening, no ICA) were lost in "
-                              "the text extraction."),
-    "table5": PaperTable("Table 5, style vectors and noise maps, CS-MRI 8× / 20 dB (StyleGAN2)", "mri", _MRI_8X20,
-                         {"spherical (noise fixed)": 26.58, "glayers (noise fixed)": 27.39,
-                          "orthogonal (noise fixed)": 25.88, "spherical (noise free)": 26.51, "orthogonal": 26.14,
-                          "glayers": 27.99},
-                         {"spherical (noise fixed)": 0.80, "glayers (noise fixed)": 0.83,
-                          "orthogonal (noise fixed)": 0.78, "spherical (noise free)": 0.77, "orthogonal": 0.78,
-                          "glayers": 0.83},
-                         labels=_TABLE5_LABELS,
-                         note="The style vectors always follow the method; the noise maps are fixed at their "
-                              "starting draw, optimised as they are (free), reparameterised like the style "
-                              "(no suffix) or by the other method (g/o: \"glayers (noise orthogonal)\"; o/g). "
-                              "The paper's row with both spherical is absent, and its g/o and o/g numbers were lost "
-                              "in the text extraction; its G layers are ICA + Yeo-Johnson."),
-    "table2-10": PaperTable("Table 2, ablation, CS-MRI 8× / 10 dB (StyleGAN2)", "mri", _MRI_8X10, {},
-                            labels=_TABLE2_LABELS, note=_LOST + " Its text: the YJ and Lambert layers help more at "
-                            "10 dB than at 20 dB, and Lambert gives the best scores at 10 dB."),
-    "table5-10": PaperTable("Table 5, style vectors and noise maps, CS-MRI 8× / 10 dB (StyleGAN2)", "mri", _MRI_8X10,
-                            {}, labels=_TABLE5_LABELS, note=_LOST),
+    **{key: PaperTable(f"Table 2, ablation, CS-MRI 8× / {snr} dB (StyleGAN2)", "mri", setting,
+                       *_columns(_TABLE2, k), note=_TABLE2_NOTE)
+       for k, (key, snr, setting) in enumerate([("table2", 20, _MRI_8X20), ("table2-10", 10, _MRI_8X10)])},
+    **{key: PaperTable(f"Table 5, style vectors and noise maps, CS-MRI 8× / {snr} dB (StyleGAN2)", "mri", setting,
+                       *_columns(_TABLE5, k), labels=_TABLE5_LABELS, note=_TABLE5_NOTE)
+       for k, (key, snr, setting) in enumerate([("table5", 20, _MRI_8X20), ("table5-10", 10, _MRI_8X10)])},
+    "table6": PaperTable("Table 6, style patch length, CS-MRI 8× / 20 dB (StyleGAN2)", "mri", _MRI_8X20,
+                         *_columns(_TABLE6),
+                         note="The paper varies the patch length of the style vectors only; its 32 row equals Table 2's "
+                              "ICA row, so its stack is read as whitening + ICA."),
     "table9": PaperTable("Table 9, ablation, deblurring (Glow, layout P2)", "deblur",
-                         {"targets": "phantom", "model_sigma": 3.0}, {},
-                         labels=("spherical", *(f"glayers:{k} P2" for k in TABLE2_PRESETS), "glayers P2"),
-                         note=_LOST + " Its text: ICA matters most, ZCA alone does not help, and the 1D layers "
-                              "differ marginally (it chose Lambert for the other deblurring runs)."),
-    "table10": PaperTable("Table 10, style vectors only or with noise maps, CS-MRI 8× / 20 dB (StyleGAN2)", "mri",
-                          _MRI_8X20, {}, labels=("spherical (noise fixed)", "glayers:ica+yj (noise fixed)",
-                                                 "glayers:ica+lambert (noise fixed)", "spherical", "glayers:ica+yj",
-                                                 "glayers:ica+lambert"),
-                          note=_LOST + " Its rows: the spherical constraint and the G layers with one 1D layer, on "
-                               "the style vectors alone (noise maps fixed) and on both."),
+                         {"targets": "phantom", "model_sigma": 3.0}, *_columns(_TABLE9),
+                         note="The paper's row with every layer off is set beside our spherical constraint (it reads "
+                              "21.79 against Table 3's 21.78); the rows without ICA have no whitening."),
+    "table10": PaperTable("Table 10, style vectors alone or with the noise maps, out-of-distribution CS-MRI 8× / 20 dB "
+                          "(StyleGAN2)", "mri", {"accel": 8, "snr_db": 20, "targets": "ood"}, *_columns(_TABLE10),
+                          note="The paper's targets are 25 fastMRI images, ours the tumour phantoms; \"noise fixed\" "
+                               "is its style-only row (the noise maps are not optimised)."),
     "ood": PaperTable("Out-of-distribution targets, CS-MRI 8× / 20 dB (StyleGAN2)", "mri",
                       {"accel": 8, "snr_db": 20, "targets": "ood"}, {}, labels=("tv", "spherical", "glayers")),
     "table3": PaperTable("Table 3, deblurring (Glow)", "deblur", {"targets": "phantom", "model_sigma": 3.0},
@@ -131,9 +145,13 @@ TABLES = {
 }
 
 
+PATCH_DEFAULTS = {"psize": 32, "noise_psize": 8, "glow_psize": 8}   # the study's defaults (Table 6 varies them)
+
+
 def label(row: dict) -> str:
-    """Return the table label of a summary row: the method, the G-layer ablation (``glayers:ica``),
-    the Glow layout (``glayers P1``), β of the raw latent, a non-default noise-map mode."""
+    """Return the table label of a summary row or record: the method, the G-layer ablation (``glayers:ica``),
+    the Glow layout (``glayers P1``), β of the raw latent, rolled layers, a non-default patch size
+    (``glayers:ica psize=8``, from the budget), a non-default noise-map mode or the method of the noise maps."""
     variant = json.loads(row["variant"]) if isinstance(row["variant"], str) else row["variant"]
     name = row["method"]
     if name == "glayers" and variant.get("layers", "full") != "full":
@@ -142,6 +160,11 @@ def label(row: dict) -> str:
         name += f" β={variant.get('beta', 0):g}"
     if "layout" in variant and row["method"] in ("orthogonal", "glayers"):
         name += " " + variant["layout"]
+    if variant.get("roll"):                        # App. J.4: a second set of layers on shifted patches
+        name += " rolled"
+    budget = row.get("budget")
+    budget = json.loads(budget) if isinstance(budget, str) else budget or {}
+    name += "".join(f" {k}={budget[k]}" for k, default in PATCH_DEFAULTS.items() if budget.get(k, default) != default)
     if variant.get("noise", "reparam") != "reparam" and row["method"] not in ("csgmw", "noisereg"):
         name += f" (noise {variant['noise']})"
     if "noise_by" in variant:                      # Table 5's g/o, o/g: the noise maps by another method
@@ -243,6 +266,24 @@ def paired_interval(records: list[dict], table: PaperTable, a: str, b: str, metr
     d = paired_difference(records, table, a, b, metric)
     half = _t975(d["n"] - 1) * d["se"] if d["n"] > 1 else math.nan
     return {**d, "ci": (d["mean"] - half, d["mean"] + half)}
+
+
+def sweep(records: list[dict], problem: str, a: str, b: str, *, targets: str | None = None) -> list[dict]:
+    """Return :func:`paired_interval` ``a − b`` in every setting of ``problem`` where both labels have a
+    "best" record (optionally only settings with ``targets``), one dict per setting with its
+    ``"setting"`` added, in the order the settings first appear: where along a difficulty axis
+    (noise level, acceleration) a difference appears."""
+    settings = []
+    for r in records:
+        if r["problem"] == problem and r.get("restart") == "best" and label(r) in (a, b) and \
+                (targets is None or r["setting"].get("targets") == targets) and r["setting"] not in settings:
+            settings.append(r["setting"])
+    out = []
+    for setting in settings:
+        d = paired_interval(records, PaperTable("", problem, setting, {}), a, b)
+        if d["n"]:
+            out.append({"setting": setting, **d})
+    return out
 
 
 def _t975(df: int) -> float:
@@ -434,8 +475,14 @@ def produces(command: str, table: PaperTable) -> bool:
         labels |= {"glayers" if k == "full" else f"glayers:{k}" for k in stacks}
     suffixes = ["" if m == "reparam" else f" (noise {m})" for m in args.noise_modes] + [
         f" (noise {m})" for m in args.noise_by if m != "same"]
-    labels = {lab + x for m in labels for lab in (m, f"{m} P1", f"{m} P2", f"{m} β=0") for x in suffixes} | {
-        f"raw β={b:g}" for b in args.betas}
+    patches = "".join(f" {k}={getattr(args, k)}" for k, default in PATCH_DEFAULTS.items() if getattr(args, k) != default)
+
+    def middle(m):  # what label() puts between a method's name and its noise suffix
+        return (" rolled" if args.roll and m.startswith("glayers") else "") + (
+            patches if m.split(":")[0] in ("raw", "spherical", "orthogonal", "glayers") else "")
+
+    labels = {lab + middle(m) + x for m in labels | {f"raw β={b:g}" for b in args.betas}
+              for lab in (m, f"{m} P1", f"{m} P2") for x in suffixes}
     in_setting = any(table.covers(s) for s in study.settings(args))
     return in_setting and bool(labels & set(table.labels or table.psnr))
 

@@ -254,5 +254,45 @@ def test_the_ablation_tables_name_every_row_the_study_runs():
     assert paper.produces("python -m gausslib.study mri --methods glayers --noise-by orthogonal",
                           paper.TABLES["table5"])
     assert not paper.produces("python -m gausslib.study mri --methods glayers --snr 10", paper.TABLES["table2"])
-    table10 = "python -m gausslib.study mri --methods glayers --layers ica+yj ica+lambert --noise-modes fixed"
+    table10 = "python -m gausslib.study mri --targets ood --methods glayers --layers ica+yj ica+lambert --noise-modes fixed"
     assert paper.produces(table10, paper.TABLES["table10"]) and not paper.produces(table10, paper.TABLES["table1-8x20"])
+
+
+def test_sweep_pairs_within_each_setting():
+    def rec(setting, method, image, psnr):
+        return {"problem": "mri", "setting": setting, "method": method, "variant": {}, "image": image,
+                "restart": "best", "psnr": psnr}
+
+    easy, hard, alone = ({"accel": 8, "snr_db": s, "targets": "generator"} for s in (20, 10, 5))
+    records = [rec(easy, "glayers", i, 30 + i) for i in range(3)] + [rec(easy, "spherical", i, 29 + i) for i in range(3)]
+    records += [rec(hard, "glayers", i, 20 + i % 2) for i in range(4)] + [rec(hard, "spherical", i, 21) for i in range(3)]
+    records += [rec(alone, "glayers", 0, 10.0)]                          # no spherical there: no entry
+    got = paper.sweep(records, "mri", "glayers", "spherical")
+    assert [g["setting"]["snr_db"] for g in got] == [20, 10]
+    assert got[0]["n"] == 3 and got[0]["mean"] == pytest.approx(1.0) and got[0]["wins"] == 1.0
+    assert got[1]["n"] == 3 and got[1]["mean"] == pytest.approx(-2 / 3)   # images 0, 1, 2 only: −1, 0, −1
+    assert paper.sweep(records, "mri", "glayers", "spherical", targets="ood") == []
+
+
+def test_labels_name_rolled_layers_and_patch_sizes():
+    row = {"method": "glayers", "variant": {"layers": "ica", "roll": True, "noise": "reparam"},
+           "budget": json.dumps({"protocol": 2, "psize": 8, "noise_psize": 8})}
+    assert paper.label(row) == "glayers:ica rolled psize=8"
+    assert paper.label({**row, "variant": {"layers": "ica"}, "budget": {"psize": 32}}) == "glayers:ica"
+    assert paper.produces("python -m gausslib.study mri --methods glayers --layers ica --psize 8", paper.TABLES["table6"])
+    assert not paper.produces("python -m gausslib.study mri --methods glayers --psize 8", paper.TABLES["table6"])
+    assert paper.produces("python -m gausslib.study deblur --methods glayers --layers yj+lambert --layouts P2",
+                          paper.TABLES["table9"])
+    ood = "python -m gausslib.study mri --targets ood --methods glayers --layers ica+yj --noise-modes fixed"
+    assert paper.produces(ood, paper.TABLES["table10"])
+
+
+def test_the_typed_tables_are_the_papers():
+    # spot checks against ../shared/paper.txt (Tables 2, 5, 6, 9, 10): the rows and both columns
+    t = paper.TABLES
+    assert t["table2"].psnr["glayers:yj"] == 26.92 and t["table2-10"].psnr["glayers:ica+lambert"] == 25.57
+    assert t["table5"].psnr["glayers (noise orthogonal)"] == 27.43 and t["table5-10"].psnr["glayers"] == 25.48
+    assert list(t["table6"].psnr.values()) == [25.33, 26.83, 27.91, 28.03]
+    assert t["table9"].psnr["glayers:yj+lambert P2"] == 21.99 and t["table9"].ssim["glayers:ica+lambert P2"] == 0.590
+    assert t["table10"].psnr["spherical (noise fixed)"] == 26.14 and t["table10"].setting["targets"] == "ood"
+    assert paper.headline(t["table2-10"]) == ("glayers:ica+lambert", "spherical", pytest.approx(25.57 - 22.98))

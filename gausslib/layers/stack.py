@@ -25,6 +25,7 @@ PRESETS = {
     # one 1D layer alone: the authors' whitening belongs to their ICA layer, so these rows have neither
     "yj": ("yeo_johnson", "standardize"),
     "lambert": ("lambert", "standardize"),
+    "yj+lambert": ("yeo_johnson", "lambert", "standardize"),   # Table 9 only
 }
 ABLATION = ("zca", "ica", "ica+yj", "ica+lambert")  # the first version's Table 2 rows besides the full stack
 TABLE2_ROWS = ABLATION + ("yj", "lambert")         # every row of the paper's Table 2 besides the full stack
@@ -36,7 +37,7 @@ _ICA = {True: "paper", "paper": "paper", "newton": "newton", False: None, None: 
 def preset_flags(name: str) -> dict[str, bool]:
     """Return ``{"ica", "yeo_johnson", "lambert"}`` on/off for preset ``name`` (the study records'
     description of a stack; standardisation is on in every preset), with ``"whiten": False`` added for
-    the presets without whitening (``"yj"``, ``"lambert"``)."""
+    the presets without whitening (``"yj"``, ``"lambert"``, ``"yj+lambert"``)."""
     if name not in PRESETS:
         raise ValueError(f"layers must be one of {tuple(PRESETS)}, got {name!r}")
     flags = {k: k in PRESETS[name] for k in ("ica", "yeo_johnson", "lambert")}
