@@ -439,16 +439,28 @@ def _json_safe(v):
     return v
 
 
-def check_same_generator(out: Path, sha: str) -> None:
-    """Raise ValueError when ``out`` already holds records made with a generator file other than ``sha``."""
+def check_same_generator(out: Path, sha: str, problem: str | None = None) -> None:
+    """Raise ValueError when ``out`` already holds records made with a generator file other than ``sha``,
+    or (with ``problem``) another file of the same results root holds ``problem``'s records made with
+    another generator: the book reads a root's files as one study (:func:`load_study`), and the cell
+    keys do not name the generator, so a second generator's records would merge with the first's."""
     out = Path(out)
-    if not read_records(out):
-        return
-    other = {r.get("generator_sha256") for r in read_records(out.parent / RUNS)
-             if r.get("out") == out.name} - {sha, None}
+    runs = read_records(out.parent / RUNS)
+    other = {r.get("generator_sha256") for r in runs if r.get("out") == out.name} if read_records(out) else set()
+    if problem is not None:
+        other |= {r.get("generator_sha256") for r in runs if _problem_of_run(r) == problem and r.get("out")
+                  and read_records(out.parent / r["out"])}
+    other -= {sha, None}
     if other:
-        raise ValueError(f"generator: {out} holds results of another generator (sha256 {sorted(other)}), "
-                         f"this one is {sha}; resuming would mix them — choose another --out")
+        raise ValueError(f"generator: {out.parent} holds {problem or 'these'} results of another generator (sha256 "
+                         f"{sorted(other)}), this one is {sha}; resuming would mix them — choose another "
+                         "--results-dir")
+
+
+def _problem_of_run(run: dict) -> str | None:
+    """Return the problem of a run-log entry from its command (``python -m gausslib.study <problem> …``)."""
+    words = run.get("command", "").split()
+    return words[3] if len(words) > 3 and words[2] == "gausslib.study" else None
 
 
 def _stat(recs: list[dict], name: str) -> tuple[float, float]:

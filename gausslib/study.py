@@ -308,7 +308,7 @@ def _run_locked(args, out: Path) -> None:
     device = _device(args.device)
     G = load(args.generator).to(device, getattr(torch, args.dtype)).requires_grad_(False)
     sha = sha256(resolve(args.generator)[0])
-    results.check_same_generator(out, sha)
+    results.check_same_generator(out, sha, args.problem)
     command = "python -m gausslib.study " + " ".join(shlex.quote(a) for a in args.argv)
     results.log_run(out, {"event": "start", "command": command, "generator": str(args.generator),
                           "generator_sha256": sha, "machine": machine(), "threads": args.threads,

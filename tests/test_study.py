@@ -5,7 +5,7 @@ import json
 import pytest
 import torch
 
-from gausslib import study
+from gausslib import results, study
 from conftest import tiny_stylegan2
 
 KEYS = {"problem", "setting", "method", "variant", "image", "restart", "psnr", "ssim", "lpips", "seconds", "iters",
@@ -110,6 +110,13 @@ def test_results_of_another_generator_are_not_resumed(weights, tmp_path):
     torch.save({"kind": "stylegan2", "config": G.cfg.to_dict(), "state_dict": G.state_dict(), "meta": {}}, other)
     with pytest.raises(ValueError, match="generator"):
         _run([*base, "--generator", str(other)])
+    # nor written beside them under another file name: the book reads a results root as one study
+    beside = [a if a != str(out) else str(tmp_path / "mri-other.jsonl") for a in base]
+    with pytest.raises(ValueError, match="another generator"):
+        _run([*beside, "--generator", str(other)])
+    own = [a if a != str(out) else str(tmp_path / "own" / "mri.jsonl") for a in base]
+    _run([*own, "--generator", str(other)])
+    assert results.read_records(tmp_path / "own" / "mri.jsonl")
 
 
 def test_stylegan_only_methods_refuse_glow(weights, tmp_path):
