@@ -127,9 +127,16 @@ def test_mixed_takes_each_part_from_its_own_reparam(G):
     for k in range(2, len(got)):                                                  # small maps: free in both
         assert all(torch.equal(a, b) for a, b in zip(got[k], orth.latents(po)[k]))
     assert mixed.images(p).shape == (2, 1, 16, 16)
+
+    live = tiny_stylegan2()                                     # noise strengths start at 0: make the maps count
+    with torch.no_grad():
+        for name, w in live.named_parameters():
+            if name.endswith("noise_strength"):
+                w.fill_(0.5)
+    live_mixed = Mixed(Gaussianized(**SMALL), Orthogonal(**SMALL)).bind(live, seeds)
     q = p.clone().requires_grad_(True)
-    mixed.images(q).square().sum().backward()                  # both parts are optimised
-    assert all(bool(g.abs().sum() > 0) for g in q.grad.split(mixed.sizes, 1))
+    live_mixed.images(q).square().sum().backward()             # both parts are optimised
+    assert all(bool(g.abs().sum() > 0) for g in q.grad.split(live_mixed.sizes, 1))
 
 
 def test_mixed_refuses_what_it_cannot_split(G, glow):
