@@ -22,6 +22,8 @@ import shlex
 import statistics
 from dataclasses import dataclass, field
 
+from gausslib.layers.stack import TABLE2_ROWS
+
 __all__ = ["PaperTable", "TABLES", "label", "compare", "kendall_tau", "select", "paired_difference",
            "paired_interval", "sweep", "agreement", "headline", "verdict", "verdict_sentence", "covered", "scoreboard",
            "produces", "provenance", "curves", "report", "beside"]
@@ -55,7 +57,7 @@ _TABLE1 = {  # (acceleration, SNR dB): (PSNR, SSIM) per method, in _TABLE1_METHO
     (2, 20): ((32.92, 32.90, 27.53, 28.04, 29.29, 32.41), (0.91, 0.90, 0.74, 0.66, 0.84, 0.90)),
 }
 _MRI_8X10 = {"accel": 8, "snr_db": 10, "targets": "generator"}
-TABLE2_PRESETS = ("zca", "ica", "ica+yj", "ica+lambert", "yj", "lambert")   # gausslib.layers.TABLE2_ROWS
+TABLE2_PRESETS = TABLE2_ROWS   # the G-layer stacks of Table 2's rows (the study's --ablation)
 _TABLE2 = {  # label: (PSNR, SSIM) at 8× / 20 dB, then at 8× / 10 dB; the paper's row with every layer off first
     "spherical": ((26.93, 0.787), (22.98, 0.604)), "glayers:yj": ((26.92, 0.787), (23.14, 0.622)),
     "glayers:lambert": ((25.33, 0.743), (23.58, 0.695)), "glayers:zca": ((27.08, 0.786), (22.94, 0.623)),
@@ -66,8 +68,10 @@ _TABLE2_NOTE = ("The paper's row with every layer off is set beside our spherica
                 "Table 1's spherical; at 10 dB it reads 22.98 against Table 1's 22.78); standardisation is on in every "
                 "row, and the YJ-only and Lambert-only rows have neither whitening nor ICA.")
 _TABLE5 = {  # label: (PSNR, SSIM) at 8× / 20 dB, then at 8× / 10 dB (style / noise maps: s, g, o; ✗ fixed, u free)
-    "spherical (noise fixed)": ((26.58, 0.80), (25.57, 0.78)), "glayers (noise fixed)": ((27.39, 0.83), (27.02, 0.82)),
-    "orthogonal (noise fixed)": ((25.88, 0.78), (25.39, 0.77)), "spherical (noise free)": ((26.51, 0.77), (22.49, 0.57)),
+    "spherical (noise fixed)": ((26.58, 0.80), (25.57, 0.78)),
+    "glayers (noise fixed)": ((27.39, 0.83), (27.02, 0.82)),
+    "orthogonal (noise fixed)": ((25.88, 0.78), (25.39, 0.77)),
+    "spherical (noise free)": ((26.51, 0.77), (22.49, 0.57)),
     "glayers (noise orthogonal)": ((27.43, 0.81), (24.93, 0.76)), "orthogonal": ((26.14, 0.78), (25.10, 0.77)),
     "orthogonal (noise glayers)": ((26.04, 0.78), (25.22, 0.77)), "glayers": ((27.99, 0.83), (25.48, 0.78)),
 }
@@ -110,14 +114,14 @@ TABLES = {
        for k, (key, snr, setting) in enumerate([("table5", 20, _MRI_8X20), ("table5-10", 10, _MRI_8X10)])},
     "table6": PaperTable("Table 6, style patch length, CS-MRI 8× / 20 dB (StyleGAN2)", "mri", _MRI_8X20,
                          *_columns(_TABLE6),
-                         note="The paper varies the patch length of the style vectors only; its 32 row equals Table 2's "
-                              "ICA row, so its stack is read as whitening + ICA."),
+                         note="The paper varies the patch length of the style vectors only; its 32 row equals "
+                              "Table 2's ICA row, so its stack is read as whitening + ICA."),
     "table9": PaperTable("Table 9, ablation, deblurring (Glow, layout P2)", "deblur",
                          {"targets": "phantom", "model_sigma": 3.0}, *_columns(_TABLE9),
                          note="The paper's row with every layer off is set beside our spherical constraint (it reads "
                               "21.79 against Table 3's 21.78); the rows without ICA have no whitening."),
-    "table10": PaperTable("Table 10, style vectors alone or with the noise maps, out-of-distribution CS-MRI 8× / 20 dB "
-                          "(StyleGAN2)", "mri", {"accel": 8, "snr_db": 20, "targets": "ood"}, *_columns(_TABLE10),
+    "table10": PaperTable("Table 10, style vectors alone or with the noise maps, out-of-distribution CS-MRI "
+                          "8× / 20 dB (StyleGAN2)", "mri", {"accel": 8, "snr_db": 20, "targets": "ood"}, *_columns(_TABLE10),
                           note="The paper's targets are 25 fastMRI images, ours the tumour phantoms; \"noise fixed\" "
                                "is its style-only row (the noise maps are not optimised)."),
     "ood": PaperTable("Out-of-distribution targets, CS-MRI 8× / 20 dB (StyleGAN2)", "mri",
@@ -469,20 +473,21 @@ def produces(command: str, table: PaperTable) -> bool:
     args = study.parser().parse_args(shlex.split(command)[3:])
     if args.problem != table.problem:
         return False
-    labels = set(args.methods) - {"glayers"}
-    if "glayers" in args.methods:
-        stacks = {*args.layers, *(study.TABLE2_ROWS if args.ablation else ())}
-        labels |= {"glayers" if k == "full" else f"glayers:{k}" for k in stacks}
-    suffixes = ["" if m == "reparam" else f" (noise {m})" for m in args.noise_modes] + [
-        f" (noise {m})" for m in args.noise_by if m != "same"]
-    patches = "".join(f" {k}={getattr(args, k)}" for k, default in PATCH_DEFAULTS.items() if getattr(args, k) != default)
-
-    def middle(m):  # what label() puts between a method's name and its noise suffix
-        return (" rolled" if args.roll and m.startswith("glayers") else "") + (
-            patches if m.split(":")[0] in ("raw", "spherical", "orthogonal", "glayers") else "")
-
-    labels = {lab + middle(m) + x for m in labels | {f"raw β={b:g}" for b in args.betas}
-              for lab in (m, f"{m} P1", f"{m} P2") for x in suffixes}
+    # the cells the command may write, described as records are, named by label() itself
+    stacks = dict.fromkeys((*args.layers, *(TABLE2_ROWS if args.ablation else ())))
+    rows = []
+    for method in args.methods:
+        variants = ([{"layers": name, "roll": args.roll} for name in stacks] if method == "glayers" else
+                    [{"beta": b} for b in args.betas] if method == "raw" else [{}])
+        budget = {k: getattr(args, k) for k in PATCH_DEFAULTS} if method in ("raw", *study.CROSS) else {}
+        for v in variants:
+            for layout in (None, *args.layouts):             # StyleGAN2 cells have none, Glow's one of these
+                for noise in args.noise_modes:
+                    for by in args.noise_by:
+                        variant = {**v, "noise": noise, **({"layout": layout} if layout else {}),
+                                   **({"noise_by": by} if by != "same" else {})}
+                        rows.append({"method": method, "variant": variant, "budget": budget})
+    labels = {label(r) for r in rows}
     in_setting = any(table.covers(s) for s in study.settings(args))
     return in_setting and bool(labels & set(table.labels or table.psnr))
 

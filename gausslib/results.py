@@ -445,12 +445,10 @@ def check_same_generator(out: Path, sha: str, problem: str | None = None) -> Non
     another generator: the book reads a root's files as one study (:func:`load_study`), and the cell
     keys do not name the generator, so a second generator's records would merge with the first's."""
     out = Path(out)
-    runs = read_records(out.parent / RUNS)
-    other = {r.get("generator_sha256") for r in runs if r.get("out") == out.name} if read_records(out) else set()
-    if problem is not None:
-        other |= {r.get("generator_sha256") for r in runs if _problem_of_run(r) == problem and r.get("out")
-                  and read_records(out.parent / r["out"])}
-    other -= {sha, None}
+    mine = [r for r in read_records(out.parent / RUNS)
+            if r.get("out") and (r["out"] == out.name or (problem is not None and _problem_of_run(r) == problem))]
+    holding = {name for name in {r["out"] for r in mine} if read_records(out.parent / name)}
+    other = {r.get("generator_sha256") for r in mine if r["out"] in holding} - {sha, None}
     if other:
         raise ValueError(f"generator: {out.parent} holds {problem or 'these'} results of another generator (sha256 "
                          f"{sorted(other)}), this one is {sha}; resuming would mix them — choose another "
