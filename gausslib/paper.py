@@ -121,7 +121,8 @@ TABLES = {
                          note="The paper's row with every layer off is set beside our spherical constraint (it reads "
                               "21.79 against Table 3's 21.78); the rows without ICA have no whitening."),
     "table10": PaperTable("Table 10, style vectors alone or with the noise maps, out-of-distribution CS-MRI "
-                          "8× / 20 dB (StyleGAN2)", "mri", {"accel": 8, "snr_db": 20, "targets": "ood"}, *_columns(_TABLE10),
+                          "8× / 20 dB (StyleGAN2)", "mri", {"accel": 8, "snr_db": 20, "targets": "ood"},
+                          *_columns(_TABLE10),
                           note="The paper's targets are 25 fastMRI images, ours the tumour phantoms; \"noise fixed\" "
                                "is its style-only row (the noise maps are not optimised)."),
     "ood": PaperTable("Out-of-distribution targets, CS-MRI 8× / 20 dB (StyleGAN2)", "mri",
